@@ -1,0 +1,1 @@
+"""The shared base: record types, topics, the bus and settings. Imports nothing of ours."""
