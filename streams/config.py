@@ -20,6 +20,7 @@ class Settings:
     bus_url: str = "local"
     db_url: str = ""
     district_file: Path | None = None
+    tile_url: str = ""  # map base layer; empty: the district's own GeoJSON only (no internet)
 
     @property
     def store_url(self) -> str:
@@ -45,7 +46,7 @@ def load_settings(
     db_url: str | None = None,
     district_file: str | Path | None = None,
 ) -> Settings:
-    """Flags win over the environment (CITYOPS_HOME, CITYOPS_BUS, CITYOPS_DB, CITYOPS_DISTRICT)."""
+    """Flags win over the environment (CITYOPS_HOME, _BUS, _DB, _DISTRICT, _TILE_URL)."""
     home_path = Path(home or os.environ.get("CITYOPS_HOME") or REPO_ROOT / "var").resolve()
     district = district_file or os.environ.get("CITYOPS_DISTRICT")
     return Settings(
@@ -53,4 +54,5 @@ def load_settings(
         bus_url=bus_url or os.environ.get("CITYOPS_BUS", "local"),
         db_url=db_url or os.environ.get("CITYOPS_DB", ""),
         district_file=Path(district) if district else None,
+        tile_url=os.environ.get("CITYOPS_TILE_URL", ""),
     )

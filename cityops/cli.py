@@ -1,0 +1,185 @@
+"""`cityops`: the one command line for every process of the command center.
+
+This module is the composition root: it is the only place that wires the layers
+(video, streams, analytics, dashboard) together, and it imports each lazily so that
+`cityops --help` stays fast and a missing optional piece fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from streams.config import Settings, load_settings
+
+app = typer.Typer(
+    name="cityops",
+    help="CityOps district command center: cameras -> sightings -> trajectories; "
+    "complaints -> events -> rankings; a Dash wall screen over both.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="Data folder for all state (default: $CITYOPS_HOME or ./var)."),
+]
+BusOpt = Annotated[
+    str | None,
+    typer.Option("--bus", help="'local' (embedded default) or kafka://host:port ($CITYOPS_BUS)."),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Store URL; default SQLite in the data folder ($CITYOPS_DB)."),
+]
+DistrictOpt = Annotated[
+    Path | None,
+    typer.Option("--district", help="District file (default: bundled Pingfang; $CITYOPS_DISTRICT)."),
+]
+
+
+def _settings(home: Path | None, bus: str | None = None, db: str | None = None,
+              district: Path | None = None) -> Settings:
+    return load_settings(home=home, bus_url=bus, db_url=db, district_file=district).ensure()
+
+
+def _logging(settings: Settings, name: str) -> None:
+    """Log to stderr and to the data folder, one file per process kind."""
+    handlers: list[logging.Handler] = [
+        logging.StreamHandler(sys.stderr),
+        logging.FileHandler(settings.logs / f"{name}.log", encoding="utf-8"),
+    ]
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(f"cityops: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def demo(
+    home: HomeOpt = None,
+    bus: Annotated[
+        str | None,
+        typer.Option("--bus", help="'local' (default), 'tansu' (start the bundled Kafka-protocol "
+                     "broker and run everything over Kafka), or kafka://host:port."),
+    ] = None,
+    db: DbOpt = None,
+    district: DistrictOpt = None,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8050,
+    cameras: Annotated[int, typer.Option(help="Sample-media cameras to replay.")] = 6,
+    speed: Annotated[float, typer.Option(help="Simulated complaint time per real second.")] = 60.0,
+    backfill_days: Annotated[int, typer.Option(help="Days of complaint history to simulate "
+                                               "on first start.")] = 30,
+) -> None:
+    """Run the whole district on one machine: simulator, analytics, dashboard (Ctrl-C stops)."""
+    from cityops.supervisor import DemoOptions, run_demo
+
+    settings = _settings(home, None if bus == "tansu" else bus, db, district)
+    _logging(settings, "demo")
+    raise typer.Exit(run_demo(settings, DemoOptions(
+        port=port, cameras=cameras, speed=speed, backfill_days=backfill_days,
+        start_tansu=(bus == "tansu"),
+    )))
+
+
+@app.command()
+def analytics(home: HomeOpt = None, bus: BusOpt = None, db: DbOpt = None,
+              district: DistrictOpt = None) -> None:
+    """Consume every topic and keep the store current (idempotent; scale by partitions)."""
+    from cityops.processes import run_analytics
+
+    settings = _settings(home, bus, db, district)
+    _logging(settings, "analytics")
+    raise typer.Exit(run_analytics(settings))
+
+
+@app.command()
+def dashboard(
+    home: HomeOpt = None, bus: BusOpt = None, db: DbOpt = None, district: DistrictOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8050,
+) -> None:
+    """Serve the Dash command screen and its JSON API."""
+    from cityops.processes import run_dashboard
+
+    settings = _settings(home, bus, db, district)
+    _logging(settings, "dashboard")
+    raise typer.Exit(run_dashboard(settings, host, port))
+
+
+@app.command()
+def simulate(
+    home: HomeOpt = None, bus: BusOpt = None, db: DbOpt = None, district: DistrictOpt = None,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second (live mode).")] = 60.0,
+    backfill_days: Annotated[int, typer.Option(help="First publish this many days of history.")] = 0,
+    live: Annotated[bool, typer.Option("--live/--no-live", help="Keep producing in real time.")] = True,
+    seed: Annotated[int, typer.Option(help="Random seed (deterministic streams).")] = 7,
+    hotline_csv: Annotated[Path | None, typer.Option("--hotline-csv", help="Import hotline "
+                                                     "records from this CSV instead (docs/HOTLINE_CSV.md).")] = None,
+) -> None:
+    """Publish residents' complaints on the bus: simulated, or imported from a hotline CSV."""
+    from cityops.processes import run_simulator
+
+    settings = _settings(home, bus, db, district)
+    _logging(settings, "simulate")
+    raise typer.Exit(run_simulator(settings, speed=speed, backfill_days=backfill_days,
+                                   live=live, seed=seed, hotline_csv=hotline_csv))
+
+
+@app.command()
+def plates(
+    images: Annotated[list[Path], typer.Argument(help="Photos or frames to read.")],
+    crop: Annotated[bool, typer.Option("--crop", help="Each image is already one plate: "
+                                       "skip detection.")] = False,
+) -> None:
+    """Read Chinese licence plates; one JSON object per line per plate."""
+    from video.plates.cli import run_plates
+
+    raise typer.Exit(run_plates(images, crop=crop))
+
+
+@app.command()
+def enroll(
+    name: Annotated[str, typer.Argument(help="Person's name on the watch list.")],
+    photos: Annotated[list[Path], typer.Argument(help="One face per photo; several photos help.")],
+    reason: Annotated[str, typer.Option(help="Why this person is watched.")] = "",
+    added_by: Annotated[str, typer.Option("--by", help="Who adds them (recorded).")] = "cli",
+    home: HomeOpt = None,
+) -> None:
+    """Add a person to the face watch list."""
+    from video.faces.cli import run_enroll
+
+    settings = _settings(home)
+    raise typer.Exit(run_enroll(name, photos, settings.home, added_by=added_by, reason=reason))
+
+
+@app.command()
+def faces(
+    sources: Annotated[list[Path], typer.Argument(help="Images or videos.")],
+    home: HomeOpt = None,
+) -> None:
+    """Find and name faces; one JSON object per line per face (per face track in video)."""
+    from video.faces.cli import run_faces
+
+    settings = _settings(home)
+    raise typer.Exit(run_faces(sources, settings.home))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
