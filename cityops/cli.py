@@ -77,6 +77,7 @@ def demo(
     ] = None,
     db: DbOpt = None,
     district: DistrictOpt = None,
+    host: Annotated[str, typer.Option(help="Dashboard interface (0.0.0.0 in a container).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8050,
     cameras: Annotated[int, typer.Option(help="Sample-media cameras to replay.")] = 6,
     speed: Annotated[float, typer.Option(help="Simulated complaint time per real second.")] = 60.0,
@@ -89,7 +90,7 @@ def demo(
     settings = _settings(home, None if bus == "tansu" else bus, db, district)
     _logging(settings, "demo")
     raise typer.Exit(run_demo(settings, DemoOptions(
-        port=port, cameras=cameras, speed=speed, backfill_days=backfill_days,
+        host=host, port=port, cameras=cameras, speed=speed, backfill_days=backfill_days,
         start_tansu=(bus == "tansu"),
     )))
 

@@ -32,6 +32,7 @@ RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
+    host: str = "127.0.0.1"
     port: int = 8050
     cameras: int = 6
     speed: float = 60.0
@@ -164,7 +165,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
 
     sup = Supervisor(settings, env)
     sup.add(Child("analytics", ["analytics"], stop_order=2))
-    sup.add(Child("dashboard", ["dashboard", "--port", str(options.port)], stop_order=1))
+    sup.add(Child("dashboard", ["dashboard", "--host", options.host, "--port", str(options.port)], stop_order=1))
     sup.add(Child("simulator", ["simulate", "--speed", str(options.speed)], stop_order=0))
     marker = settings.home / "backfill.done"
     if options.backfill_days > 0 and not marker.exists():
@@ -178,7 +179,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    print(f"CityOps is starting: dashboard on http://127.0.0.1:{options.port}  "
+    print(f"CityOps is starting: dashboard on http://{options.host}:{options.port}  "
           f"(bus: {bus_url}; data: {settings.home}; logs: {settings.logs}). Ctrl-C stops it.",
           flush=True)
     try:
