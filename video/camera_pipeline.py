@@ -1,0 +1,378 @@
+"""One camera's analysis: sampled frames in, one `Sighting` per vehicle or face per pass out.
+
+For each analysed frame: the motion gate says where something moved; the plate reader
+and the face detector look only there; a tracker per kind ties each object's boxes
+together; the reads of one object in view make a *pass*. When the object has been gone
+for `pass_gap_s` the pass closes and yields exactly one sighting:
+
+- plates: the consensus text of all the pass's reads (a per-character vote weighted by
+  the reader's confidence), and the best read's box and snapshot;
+- faces: the best view (largest, sharpest, most frontal) is encoded once and named by
+  the watch list, or given an unknown-person id.
+
+Fragments of one pass (the tracker lost the object for a moment, the process restarted)
+are folded together: plate fragments by their text while the pass is open, and any kind
+through the `PassJournal`, which also survives a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import count
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from streams.records import BBox, Detection, Frame, Sighting, SightingKind, new_id
+from video.motion import MotionGate
+from video.pass_journal import PassJournal
+from video.plates.grammar import normalize_plate
+from video.readers import FaceReader, PlateReader
+from video.tracking import Tracker
+
+if TYPE_CHECKING:
+    from video.faces.track import FaceCandidate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    analysed_fps: float = 2.0
+    """Frames analysed per second of video; the rest are only decoded."""
+    plates: bool = True
+    faces: bool = True
+    gate: bool = True
+    """False: detectors see every analysed frame whole (the naive baseline of the bench)."""
+    pass_gap_s: float = 2.5
+    """An object unseen this long has left the view: its pass ends and is emitted."""
+    max_pass_s: float = 60.0
+    """A pass still going after this long is emitted anyway (a car parked in view)."""
+    min_plate_reads: int = 2
+    sure_plate_read: float = 0.9
+    """...or one read at least this confident is enough for a plate sighting."""
+    min_face_views: int = 2
+    sure_face_quality: float = 0.5
+    snapshots: bool = True
+
+
+@dataclass(slots=True)
+class PlateRead:
+    text: str
+    confidence: float
+    char_confidences: list[float]
+    bbox: BBox
+    ts: datetime
+    frame_index: int
+    color: str | None
+
+
+@dataclass(slots=True)
+class _Pass:
+    number: int
+    kind: SightingKind
+    first_seen: datetime
+    last_seen: datetime
+    track_ids: set[int] = field(default_factory=set)
+    reads: list[PlateRead] = field(default_factory=list)
+    best_read: PlateRead | None = None
+    crops: dict[str, np.ndarray] = field(default_factory=dict)  # best read's snapshot per text
+    best_by_text: dict[str, PlateRead] = field(default_factory=dict)
+    best_face: FaceCandidate | None = None
+    best_face_ts: datetime | None = None
+    views: int = 0
+    emitted: bool = False
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    frames: int = 0
+    gated_out: int = 0  # analysed frames where nothing moved
+    gate_s: float = 0.0
+    plates_s: float = 0.0
+    faces_s: float = 0.0
+    identify_s: float = 0.0
+    sightings: Counter[str] = field(default_factory=Counter)
+    suppressed: int = 0  # passes folded into one already emitted (journal)
+    dropped: int = 0  # passes with too little evidence
+
+
+def plate_consensus(reads: list[PlateRead]) -> tuple[str, float]:
+    """The pass's plate text and the share of the reading weight that supports it.
+
+    Whole strings vote first (weight = read confidence). Then, among reads of the winning
+    length, each position votes by character confidence, which repairs a plate that no
+    single read got fully right; the vote is kept only if it is a valid plate.
+    """
+    weights: defaultdict[str, float] = defaultdict(float)
+    for read in reads:
+        weights[read.text] += read.confidence
+    total = sum(weights.values()) or 1.0
+    top = max(weights, key=lambda t: (weights[t], t))
+    length_weight: defaultdict[int, float] = defaultdict(float)
+    for text, weight in weights.items():
+        length_weight[len(text)] += weight
+    length = max(length_weight, key=lambda n: (length_weight[n], n))
+    same = [r for r in reads if len(r.text) == length]
+    chars = []
+    for i in range(length):
+        votes: defaultdict[str, float] = defaultdict(float)
+        for read in same:
+            conf = read.char_confidences[i] if len(read.char_confidences) == length else read.confidence
+            votes[read.text[i]] += conf
+        chars.append(max(votes, key=lambda c: (votes[c], c)))
+    voted = normalize_plate("".join(chars))
+    text = voted if voted is not None and len(top) == length else top
+    support = sum(r.confidence for r in reads if r.text == text) / total
+    if text not in weights:  # a repaired plate: support from reads one character off
+        support = sum(r.confidence for r in same if _distance(r.text, text) <= 1) / total
+    return text, round(min(1.0, support), 4)
+
+
+def _distance(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
+
+
+def _read_confidence(det: Detection) -> float:
+    if det.char_confidences:
+        return float(min(1.0, max(0.0, float(np.mean(det.char_confidences)))))
+    return float(min(1.0, max(0.0, det.score)))
+
+
+class CameraPipeline:
+    """Analysis state of one camera; feed it analysed frames in time order."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        *,
+        plates: PlateReader | None,
+        faces: FaceReader | None,
+        options: PipelineOptions | None = None,
+        home: Path | None = None,
+        journal: PassJournal | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.options = options or PipelineOptions()
+        self.plates = plates if self.options.plates else None
+        self.faces = faces if self.options.faces else None
+        self.home = home
+        self.journal = journal or PassJournal(None)
+        self.gate = MotionGate() if self.options.gate else None
+        fps = self.options.analysed_fps
+        self._plate_tracker = Tracker(analysed_fps=fps)
+        self._face_tracker = Tracker(analysed_fps=fps, high_confidence=0.3, activation=0.0)
+        self._open: list[_Pass] = []
+        self._by_track: dict[tuple[SightingKind, int], _Pass] = {}
+        self._numbers = count(1)
+        self._run = new_id()[:10]
+        self.stats = PipelineStats()
+
+    # ------------------------------------------------------------ per frame
+
+    def process(self, frame: Frame) -> list[Sighting]:
+        """Analyse one frame; returns the sightings of passes that ended by its time."""
+        image = frame.image
+        height, width = image.shape[:2]
+        self.stats.frames += 1
+        started = time.perf_counter()
+        regions = self.gate.regions(image) if self.gate else [(0, 0, width, height)]
+        self.stats.gate_s += time.perf_counter() - started
+        if not regions:
+            self.stats.gated_out += 1
+        ts = frame.ts.timestamp()
+        if self.plates is not None:
+            started = time.perf_counter()
+            detections = self._read_plates(image, regions) if regions else []
+            self.stats.plates_s += time.perf_counter() - started
+            self._add_plates(frame, detections, ts)
+        if self.faces is not None:
+            started = time.perf_counter()
+            views = self.faces.find(image, regions, frame.index) if regions else []
+            self.stats.faces_s += time.perf_counter() - started
+            self._add_faces(frame, views, ts)
+        return self._close(frame.ts, final=False)
+
+    def finish(self) -> list[Sighting]:
+        """End of the stream: every open pass ends now."""
+        return self._close(None, final=True)
+
+    def acknowledge(self, sightings: list[Sighting]) -> None:
+        """The bus has these sightings: they need not be published again after a crash."""
+        self.journal.done(sightings)
+
+    # ------------------------------------------------------------ plates
+
+    def _read_plates(self, image: np.ndarray, regions: list[BBox]) -> list[Detection]:
+        assert self.plates is not None
+        height, width = image.shape[:2]
+        if len(regions) == 1 and regions[0] == (0, 0, width, height):
+            return self.plates.read_frame(image)
+        return self.plates.read_regions(image, regions)
+
+    def _add_plates(self, frame: Frame, detections: list[Detection], ts: float) -> None:
+        reads: list[PlateRead] = []
+        for det in detections:
+            text = normalize_plate(det.text or "")
+            if text is None:
+                continue
+            reads.append(PlateRead(text, _read_confidence(det), list(det.char_confidences),
+                                   tuple(int(v) for v in det.bbox), frame.ts, frame.index,  # type: ignore[arg-type]
+                                   det.color))
+        ids = self._plate_tracker.update([r.bbox for r in reads], [r.confidence for r in reads], ts)
+        for read, track_id in zip(reads, ids, strict=True):
+            found = self._by_track.get((SightingKind.PLATE, track_id))
+            if found is None:
+                found = next((p for p in self._open if p.kind is SightingKind.PLATE
+                              and any(r.text == read.text for r in p.reads)), None)
+            if found is None:
+                found = self._new_pass(SightingKind.PLATE, frame.ts)
+            found.track_ids.add(track_id)
+            self._by_track[(SightingKind.PLATE, track_id)] = found
+            found.reads.append(read)
+            found.last_seen = max(found.last_seen, frame.ts)
+            if found.best_read is None or read.confidence > found.best_read.confidence:
+                found.best_read = read
+            previous = found.best_by_text.get(read.text)
+            if previous is None or read.confidence > previous.confidence:
+                found.best_by_text[read.text] = read
+                if self.options.snapshots and self.home is not None:
+                    found.crops[read.text] = _vehicle_crop(frame.image, read.bbox)
+
+    # ------------------------------------------------------------ faces
+
+    def _add_faces(self, frame: Frame, views: list[FaceCandidate], ts: float) -> None:
+        ids = self._face_tracker.update([v.bbox for v in views], [min(1.0, v.score) for v in views], ts)
+        for view, track_id in zip(views, ids, strict=True):
+            found = self._by_track.get((SightingKind.FACE, track_id))
+            if found is None:
+                found = self._new_pass(SightingKind.FACE, frame.ts)
+                found.track_ids.add(track_id)
+                self._by_track[(SightingKind.FACE, track_id)] = found
+            found.views += 1
+            found.last_seen = max(found.last_seen, frame.ts)
+            if found.best_face is None or _better_face(view, found.best_face):
+                found.best_face = view
+                found.best_face_ts = frame.ts
+
+    # ------------------------------------------------------------ passes
+
+    def _new_pass(self, kind: SightingKind, ts: datetime) -> _Pass:
+        found = _Pass(next(self._numbers), kind, ts, ts)
+        self._open.append(found)
+        return found
+
+    def _close(self, now: datetime | None, final: bool) -> list[Sighting]:
+        out: list[Sighting] = []
+        still_open: list[_Pass] = []
+        for p in self._open:
+            ended = final or (now is not None and (now - p.last_seen).total_seconds() > self.options.pass_gap_s)
+            too_long = now is not None and (now - p.first_seen).total_seconds() > self.options.max_pass_s
+            if not p.emitted and (ended or too_long):
+                sighting = self._sighting(p)
+                p.emitted = True
+                if sighting is not None:
+                    out.append(sighting)
+            if ended:
+                for track_id in p.track_ids:
+                    self._by_track.pop((p.kind, track_id), None)
+            else:
+                still_open.append(p)
+        self._open = still_open
+        return out
+
+    def _sighting(self, p: _Pass) -> Sighting | None:
+        built = self._plate_sighting(p) if p.kind is SightingKind.PLATE else self._face_sighting(p)
+        if built is None:
+            self.stats.dropped += 1
+            return None
+        sighting, image, box = built
+        if self.journal.same_pass(p.kind.value, sighting.identity, p.first_seen, p.last_seen):
+            self.stats.suppressed += 1
+            log.info("camera %s: %s %s continues a pass already emitted", self.camera_id,
+                     p.kind.value, sighting.identity)
+            return None
+        if self.options.snapshots and self.home is not None and image is not None:
+            sighting = sighting.model_copy(update={"snapshot": self._save_snapshot(sighting, image, box)})
+        self.journal.begin(sighting, p.last_seen)
+        self.stats.sightings[p.kind.value] += 1
+        return sighting
+
+    def _plate_sighting(self, p: _Pass) -> tuple[Sighting, np.ndarray | None, BBox | None] | None:
+        if not p.reads or p.best_read is None:
+            return None
+        text, support = plate_consensus(p.reads)
+        best = p.best_by_text.get(text, p.best_read)
+        enough = len(p.reads) >= self.options.min_plate_reads or best.confidence >= self.options.sure_plate_read
+        if not enough:
+            log.debug("camera %s: plate %s read once at %.2f: not enough", self.camera_id, text, best.confidence)
+            return None
+        colors = Counter(r.color for r in p.reads if r.color)
+        sighting = Sighting(
+            camera_id=self.camera_id, ts=best.ts, kind=SightingKind.PLATE, identity=text,
+            confidence=round(min(1.0, best.confidence * (0.5 + 0.5 * support)), 4),
+            bbox=best.bbox, track_id=f"{self._run}-{p.number}",
+            plate_color=colors.most_common(1)[0][0][:16] if colors else None,
+        )
+        return sighting, p.crops.get(best.text), None
+
+    def _face_sighting(self, p: _Pass) -> tuple[Sighting, np.ndarray | None, BBox | None] | None:
+        if self.faces is None or p.best_face is None or p.best_face_ts is None:
+            return None
+        best = p.best_face
+        if p.views < self.options.min_face_views and best.quality < self.options.sure_face_quality:
+            return None
+        started = time.perf_counter()
+        identity, watchlisted, distance, encoding = self.faces.identify(best, p.best_face_ts)
+        self.stats.identify_s += time.perf_counter() - started
+        sighting = Sighting(
+            camera_id=self.camera_id, ts=p.best_face_ts, kind=SightingKind.FACE,
+            identity=identity[:64], confidence=round(max(0.0, min(1.0, 1.0 - distance)), 4),
+            bbox=best.bbox, track_id=f"{self._run}-{p.number}",
+            face_distance=round(min(2.0, max(0.0, distance)), 4), encoding=encoding,
+        )
+        return sighting, best.crop, best.crop_box
+
+    def _save_snapshot(self, sighting: Sighting, image: np.ndarray, face_box: BBox | None) -> str | None:
+        """Plates under Settings.snapshots; faces where the privacy rules keep biometrics
+        (purged after the retention period). Paths are relative to the data folder."""
+        assert self.home is not None
+        try:
+            if sighting.kind is SightingKind.FACE and face_box is not None:
+                from video.faces.privacy import save_face_crop
+
+                path = save_face_crop(self.home, image, face_box, sighting.ts)
+            else:
+                day = sighting.ts.strftime("%Y-%m-%d")
+                folder = self.home / "snapshots" / self.camera_id / day
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{sighting.id}.jpg"
+                if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 85]):
+                    raise OSError(f"cannot write {path}")
+            return str(path.relative_to(self.home))
+        except (OSError, ValueError) as exc:
+            log.warning("camera %s: snapshot not saved: %s", self.camera_id, exc)
+            return None
+
+
+def _better_face(new: FaceCandidate, old: FaceCandidate) -> bool:
+    def size(c: FaceCandidate) -> int:
+        return (c.bbox[2] - c.bbox[0]) * (c.bbox[3] - c.bbox[1])
+    return (round(new.quality, 6), size(new)) > (round(old.quality, 6), size(old))
+
+
+def _vehicle_crop(image: np.ndarray, box: BBox) -> np.ndarray:
+    """The plate with the front or back of its vehicle around it: what an analyst checks."""
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    cx1, cx2 = max(0, x1 - w), min(width, x2 + w)
+    cy1, cy2 = max(0, y1 - 3 * h), min(height, y2 + h)
+    return image[cy1:cy2, cx1:cx2].copy()
+
