@@ -119,7 +119,7 @@ class Store:
 
     def migrate(self, revision: str = "head") -> None:
         """Run Alembic's `upgrade` under a lock, so concurrent opens wait for one another."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
             config = _alembic_config()
@@ -134,7 +134,7 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """A write transaction; on SQLite it takes the write lock at BEGIN (no upgrade races)."""
         with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
             yield conn
@@ -154,7 +154,7 @@ class Store:
         if not groups:
             return 0
         written = 0
-        with self._write() as conn:
+        with self.transaction() as conn:
             for record_type, batch in groups.items():
                 written += _WRITERS[record_type](self, conn, batch)
         return written
