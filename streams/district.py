@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import shapely
@@ -147,6 +148,8 @@ class District(_Model):
     description: str = ""
     center: tuple[float, float]
     """(lat, lon), where a map of the district opens."""
+    time_zone: str = "Asia/Shanghai"
+    """IANA name of the district's clock: local days for complaint codes, hours of day."""
     boundary: PolygonRings
     roads: list[Road] = Field(default_factory=list)
     cameras: list[Camera]
@@ -155,7 +158,10 @@ class District(_Model):
     complaint_types: list[ComplaintType]
 
     _index: _Index | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
     # ------------------------------------------------------------------ lookups by id
 
@@ -279,13 +285,17 @@ class District(_Model):
     def _idx(self) -> _Index:
         # read the private slot directly: pydantic's private-attribute lookup costs ~5 us,
         # more than a whole grid_at
+        # (two threads racing here both build the same index; one wins, nothing breaks)
         index = self.__pydantic_private__["_index"]
         if index is None:
-            with self._lock:
-                if self._index is None:
-                    self._index = _Index.build(self)
-                index = self._index
+            index = self._index = _Index.build(self)
         return index
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle without the index (shapely trees do not pickle); rebuilt on first use, so
+        a district can be handed to worker processes."""
+        state = super().__getstate__()
+        return {**state, "__pydantic_private__": {"_index": None}}
 
 
 # ---------------------------------------------------------------------------- indexes
@@ -485,6 +495,10 @@ def check_district(d: District) -> None:
         lat, lon = d.center
         if not shapely.intersects_xy(boundary, lon, lat):
             problems.append(f"center ({lat}, {lon}) is outside the district (it is (lat, lon))")
+    try:
+        ZoneInfo(d.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"time_zone {d.time_zone!r} is not an IANA time zone name")
     _check_taxonomy(d, problems)
     if problems:
         shown = problems[:40]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 import random
 import re
 import time
@@ -66,6 +67,7 @@ def test_bundled_district_parses_well_under_a_second_and_is_cached():
 
 def test_pingfang_headline_figures(pingfang):
     assert (pingfang.id, pingfang.code_prefix) == ("pingfang", "PF")
+    assert pingfang.timezone.key == "Asia/Shanghai"
     assert pingfang.name_zh == "哈尔滨市平房区"
     boundary = to_polygon(pingfang.boundary)
     assert 90 <= boundary.area * M2_PER_DEG2 / 1e6 <= 98  # about 94 km²
@@ -225,6 +227,13 @@ def test_the_model_is_read_only(pingfang):
         pingfang.cameras[0].lat = 0.0  # type: ignore[misc]
 
 
+def test_a_district_can_be_sent_to_worker_processes(pingfang):
+    copy_ = pickle.loads(pickle.dumps(pingfang))
+    grid = pingfang.community_grids()[5]
+    assert copy_.grid_at(*grid.centroid).id == grid.id
+    assert copy_.camera("PF-C152") == pingfang.camera("PF-C152")
+
+
 @pytest.mark.slow
 def test_generator_reproduces_the_committed_file():
     from streams.districts.make_pingfang import main
@@ -310,6 +319,11 @@ def test_type_with_unknown_department_is_refused(lakeside_raw, tmp_path):
     lakeside_raw["complaint_types"][2]["department_id"] = "LK-NOPE"
     assert "complaint type litter (垃圾): department 'LK-NOPE' does not exist" in \
         refused(lakeside_raw, tmp_path)
+
+
+def test_unknown_time_zone_is_refused(lakeside_raw, tmp_path):
+    lakeside_raw["time_zone"] = "Harbin/Pingfang"
+    assert "time_zone 'Harbin/Pingfang'" in refused(lakeside_raw, tmp_path)
 
 
 def test_taxonomy_without_all_5_levels_is_refused(lakeside_raw, tmp_path):
