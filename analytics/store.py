@@ -347,6 +347,15 @@ class Store:
         with self.engine.connect() as conn:
             return [_event_of(row) for row in conn.execute(query)]
 
+    def codes_of_events(self, event_ids: Sequence[str]) -> dict[str, str]:
+        """Event id -> complaint code, for those of `event_ids` already stored (re-imports)."""
+        ev = t.complaint_events
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(event_ids), 500):
+                found.update(conn.execute(select(ev.c.id, ev.c.code).where(ev.c.id.in_(chunk))).all())
+        return found
+
     def complaint_events(self, since: datetime | None = None, limit: int | None = None
                          ) -> list[ComplaintEvent]:
         """Events in time order (arrival order among equal times), e.g. to rebuild measures."""
