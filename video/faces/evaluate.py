@@ -64,7 +64,7 @@ def evaluate_dev_set(media: Path, home: Path) -> list[FaceResult]:
     for photo in sorted(media.glob("train_*")):
         by_person.setdefault(person_of_train_photo(photo), []).append(photo)
     for name, photos in by_person.items():
-        if run_enroll(name, photos, home, added_by="evaluate", reason="development set") != 0:
+        if run_enroll(name, photos, home, added_by="evaluate", reason="development set", out=sys.stderr) != 0:
             raise RuntimeError(f"enrolling {name} from {[p.name for p in photos]} failed")
     results = []
     with Watchlist(home) as watchlist:
@@ -83,6 +83,24 @@ def evaluate_dev_set(media: Path, home: Path) -> list[FaceResult]:
                 )
         matcher.close()
     return results
+
+
+def dev_set_distances(media: Path) -> tuple[list[float], list[float]]:
+    """Distances between real photos of one person and between different people (every
+    face of the set, labelled from the file names and `DEV_TRUTH`)."""
+    labelled: list[tuple[str, np.ndarray]] = []
+    for photo in sorted(media.glob("*")):
+        image = read_image(photo)
+        boxes = sorted(detect_faces(image), key=lambda b: b[0])
+        names = [person_of_train_photo(photo)] if photo.name.startswith("train_") else DEV_TRUTH.get(photo.name, [])
+        if len(names) != len(boxes):
+            continue
+        labelled += list(zip(names, encode_faces(image, boxes), strict=True))
+    same, different = [], []
+    for i, (name_a, enc_a) in enumerate(labelled):
+        for name_b, enc_b in labelled[i + 1 :]:
+            (same if name_a == name_b else different).append(float(np.linalg.norm(enc_a - enc_b)))
+    return same, different
 
 
 def load_samples() -> dict[str, np.ndarray]:
@@ -184,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.media.is_dir():
         with tempfile.TemporaryDirectory(prefix="cityops-faces-eval-") as home:
             status |= _print_dev(evaluate_dev_set(args.media, Path(home)))
+        same, different = dev_set_distances(args.media)
+        print(
+            f"Distances between real photos: same person {len(same)} pairs, "
+            f"{min(same):.2f}-{max(same):.2f}; different people {len(different)} pairs, "
+            f"{min(different):.2f}-{max(different):.2f}."
+        )
     else:
         print(f"(skipped: {args.media} is not there)")
     print("\n## Faces shipped in PyPI packages\n")
