@@ -353,3 +353,36 @@ def test_sqlite_store_survives_kill_9_during_writes(tmp_path: Path) -> None:
     assert stored % 200 == 0 and stored >= committed * 200  # whole batches, none lost
     with Store.open(url) as s:
         assert s.count("sightings") == stored
+
+
+# ---------------------------------------------------------------- the ingest consumer
+
+
+def test_ingest_stores_every_topic_and_sets_malformed_messages_aside(store: Store, tmp_path: Path) -> None:
+    from analytics.ingest import ingest_loop
+    from streams.localbus import LocalBus
+    from streams.topics import Topic
+
+    first = sighting(1)
+    with LocalBus(tmp_path / "bus") as bus:
+        for record in [first, sighting(2), *lifecycle(),
+                       CameraStatus(camera_id="PF-C001", ts=at(1), online=True),
+                       GridEvent(ts=at(1), grid_id="PF-G0001", kind=GridEventKind.STATUS,
+                                 status=GridStatusLevel.ALARM),
+                       Alert(ts=at(2), kind=AlertKind.WATCHLIST, title="watch-list plate seen")]:
+            bus.publish(record)
+        bus.send(Topic.SIGHTINGS, b"{not json", key="x")
+        bus.send(Topic.COMPLAINTS, b'{"schema_version": 1, "code": "nope"}')
+        bus.publish(first)  # a replay: stored once
+        bus.flush()
+        loop, writer = ingest_loop(bus, store)
+        with loop:
+            assert loop.wait_for(lambda: store.count("dead_letters") == 2 and store.count("alerts") == 1,
+                                 timeout_s=30)
+        assert store.count("sightings") == 2
+        assert store.complaint(lifecycle()[0].code) is not None
+        assert [s.camera_id for s in store.camera_statuses()] == ["PF-C001"]
+        assert store.grid_status_levels() == {"PF-G0001": "alarm"}
+        reasons = sorted(d.reason for d in store.dead_letters())
+        assert reasons[0].startswith("invalid ComplaintEvent") and reasons[1].startswith("not JSON")
+        assert writer.stats.new == writer.stats.records - 1  # all but the replayed sighting
