@@ -51,3 +51,50 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 # ========================================================== end PostgreSQL (store) ====
+
+
+# ======================================================================= Bus (streams) ====
+# `tansu_broker`: one real Tansu broker (Kafka protocol) on 127.0.0.1 for the session,
+# started only when a test asks for it and stopped at the end. `bus_spec` runs a test on
+# LocalBus (a folder under tmp_path) and on Tansu (a namespace of its own per test);
+# `make_bus` opens buses of that spec and closes them after the test.
+import uuid  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+from bus_helpers import BusSpec  # noqa: E402
+
+from streams.bus import Bus  # noqa: E402
+from streams.tansu import TansuBroker  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tansu_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
+    log_file = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    with TansuBroker(log_file=log_file) as broker:
+        yield broker
+
+
+@pytest.fixture(params=["local", pytest.param("tansu", marks=pytest.mark.kafka)])
+def bus_spec(request: pytest.FixtureRequest, tmp_path: Path) -> BusSpec:
+    namespace = f"t{uuid.uuid4().hex[:10]}."
+    if request.param == "local":
+        return BusSpec("local", str(tmp_path / "bus"), namespace)
+    broker: TansuBroker = request.getfixturevalue("tansu_broker")
+    return BusSpec("tansu", broker.bootstrap, namespace)
+
+
+@pytest.fixture
+def make_bus(bus_spec: BusSpec) -> Iterator[Callable[[], Bus]]:
+    opened: list[Bus] = []
+
+    def make() -> Bus:
+        bus = bus_spec.open()
+        opened.append(bus)
+        return bus
+
+    yield make
+    for bus in opened:
+        bus.close()
+
+
+# =================================================================== end Bus (streams) ====
