@@ -374,3 +374,20 @@ def test_broken_install_is_a_clear_error_not_a_silent_exit() -> None:
     )
     assert guarded.returncode == 1
     assert "FaceEngineError" in guarded.stderr and "setuptools<82" in guarded.stderr
+
+
+def test_a_face_track_becomes_a_sighting_keyed_by_identity(tmp_path: Path, faces: list[SampleFace]) -> None:
+    from streams.records import Sighting, SightingKind
+    from video.faces.sighting import face_sighting
+
+    face = faces[0]
+    with Watchlist(tmp_path) as watchlist:
+        watchlist.enroll("grace", [face.encoding], "op", "test")
+        matcher = FaceMatcher(watchlist, tmp_path)
+        who = matcher.identify(face.encoding)
+        matcher.close()
+    sighting = face_sighting("cam-001", datetime.now(UTC), face.bbox, who, face.encoding, track_id="7")
+    assert sighting.kind is SightingKind.FACE and sighting.identity == "grace"
+    assert sighting.key() == "face:grace" and sighting.confidence == 1.0
+    again = Sighting.model_validate_json(sighting.model_dump_json())
+    assert again.encoding is not None and np.allclose(again.encoding, face.encoding)
