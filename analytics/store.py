@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -119,6 +117,7 @@ class Store:
 
     def migrate(self, revision: str = "head") -> None:
         """Run Alembic's `upgrade` under a lock, so concurrent opens wait for one another."""
+        command = _alembic()
         with self.transaction() as conn:
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
@@ -489,7 +488,19 @@ def _sqlite_insert_new(conn: Connection, table: Any, rows: list[tuple[Any, ...]]
     return int(driver.total_changes - before)
 
 
-def _alembic_config() -> Config:
+def _alembic() -> Any:
+    """Alembic's command module, imported on first use with its chatty INFO logging muted."""
+    quiet = logging.getLogger("alembic")
+    if quiet.level == logging.NOTSET:
+        quiet.setLevel(logging.WARNING)
+    from alembic import command
+
+    return command
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -532,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     with Store.open(args.url) as store, store.engine.connect() as conn:
         config = _alembic_config()
         config.attributes["connection"] = conn
-        command.revision(config, message=args.message, autogenerate=True)
+        _alembic().revision(config, message=args.message, autogenerate=True)
         conn.commit()
     return 0
 
