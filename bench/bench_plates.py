@@ -1,0 +1,81 @@
+"""Speed of the plate path on this machine: medians over many runs, one thread each.
+
+    python bench/bench_plates.py --runs 200 [--write docs/BENCHMARKS.md]
+
+Measures: YOLO detection per 1280x720 frame (onnxruntime, letterbox included), reading
+per plate (fast-plate-ocr ONNX, one crop per call, and per plate in a batch of 8), the
+whole read_frame on a frame with two plates, and PP-OCR (rapidocr) on the same frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from models.plates.make_detector_data import make_scene  # noqa: E402
+from video.plates.recognizer import PlateRecognizer, pad_box  # noqa: E402
+
+
+def median_ms(fn, runs: int, warmup: int = 5) -> tuple[float, float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.9) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--ppocr-runs", type=int, default=20)
+    parser.add_argument("--write", type=Path, default=None, help="append the table to this markdown file")
+    args = parser.parse_args()
+    rec = PlateRecognizer.load(use_ppocr=False)
+    frame, placed = make_scene(40_000_001, size=(1280, 720), min_w=100, max_w=220, max_plates=2)
+    dets = rec.detector.detect(frame)
+    crops = [frame[y1:y2, x1:x2] for x1, y1, x2, y2 in (pad_box(b, frame.shape) for b, _ in dets)]
+    if not crops:
+        raise SystemExit("no plate found in the benchmark frame: is the detector model right?")
+    crop = crops[0]
+    batch = [crop] * 8
+    rows = []
+    det_ms = median_ms(lambda: rec.detector.detect(frame), args.runs)
+    rows.append(("YOLO detection, 1280x720 frame (384x640 input)", "ms / frame", *det_ms))
+    read_ms = median_ms(lambda: rec.reader.read([crop]), args.runs)
+    rows.append(("fast-plate-ocr reading, 1 plate per call", "ms / plate", *read_ms))
+    batch_ms = median_ms(lambda: rec.reader.read(batch), args.runs)
+    rows.append(("fast-plate-ocr reading, batch of 8", "ms / plate", batch_ms[0] / 8, batch_ms[1] / 8))
+    frame_ms = median_ms(lambda: rec.read_frame(frame), args.runs)
+    rows.append((f"read_frame end to end ({len(dets)} plates)", "ms / frame", *frame_ms))
+    pp = PlateRecognizer(rec.detector, rec.reader, use_ppocr=True)
+    pp_ms = median_ms(lambda: pp._ppocr_pass(frame), args.ppocr_runs, warmup=2)
+    rows.append(("PP-OCR (rapidocr) det+rec pass, same frame", "ms / frame", *pp_ms))
+    lines = [
+        f"Machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores "
+        f"(shared), onnxruntime with 1 thread. Medians over {args.runs} runs "
+        f"({args.ppocr_runs} for PP-OCR), 90th percentile beside.",
+        "",
+        "| what | unit | median | p90 |",
+        "|---|---|---|---|",
+        *[f"| {what} | {unit} | {med:.2f} | {p90:.2f} |" for what, unit, med, p90 in rows],
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        with open(args.write, "a", encoding="utf-8") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Write the plate models' entries (sha256, provenance, metrics) into models/manifest.json.
+
+    python models/plates/record_models.py [--metrics-file models/plates/metrics.json]
+
+Run after retraining a model on purpose: the runtime refuses files whose sha256 differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from models.plates.synth import GENERATOR_VERSION  # noqa: E402
+from video.model_files import record_model  # noqa: E402
+
+ENTRIES = {
+    "plate_detector": {
+        "file": "plates/plate_detector.onnx",
+        "what": "YOLO11n plate detector (1 class), input 1x3x384x640 RGB/255 letterboxed, "
+                "output 1x5xN (cx, cy, w, h, score)",
+        "source": "trained here from scratch (ultralytics, yolo11n.yaml, pretrained=False) on "
+                  "synthetic scenes; exported with ultralytics to ONNX opset 17",
+        "training_command": "python models/plates/make_detector_data.py && "
+                            "python models/plates/train_detector.py --hours 1.0",
+        "license": "AGPL-3.0 (ultralytics architecture/training code); weights trained here",
+    },
+    "plate_reader": {
+        "file": "plates/plate_reader.onnx",
+        "what": "fast-plate-ocr CCT reader, 64x160 grayscale uint8 in, 8 slots x 73 classes out",
+        "source": "trained here from scratch with fast-plate-ocr's training CLI (keras 3, "
+                  "TensorFlow backend) on synthetic padded crops; exported with its export CLI",
+        "training_command": "bash models/plates/train_reader.sh",
+        "license": "weights trained here; fast-plate-ocr is MIT",
+    },
+    "plate_reader_config": {
+        "file": "plates/reader_plate_config.yaml",
+        "what": "fast-plate-ocr plate config of plate_reader (alphabet, input size)",
+        "source": "written here",
+        "training_command": "(hand-written; used by bash models/plates/train_reader.sh)",
+    },
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metrics-file", type=Path, default=ROOT / "models/plates/metrics.json")
+    args = parser.parse_args()
+    metrics = json.loads(args.metrics_file.read_text()) if args.metrics_file.exists() else {}
+    for name, entry in ENTRIES.items():
+        info = {k: v for k, v in entry.items() if k != "file"}
+        info["data_generator"] = GENERATOR_VERSION
+        if name in metrics:
+            info["metrics"] = metrics[name]
+        record_model(name, entry["file"], info)
+        print(f"recorded {name}")
+
+
+if __name__ == "__main__":
+    main()

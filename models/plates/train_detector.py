@@ -1,0 +1,69 @@
+"""Train the YOLO plate detector from scratch on synthetic scenes and export it to ONNX.
+
+Offline by construction: ultralytics is told not to touch the network, its config dir and
+fonts live under .cache/, and pretrained=False.
+
+    python models/plates/train_detector.py --data .cache/plates/detector/plates.yaml --epochs 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = ROOT / ".cache" / "ultralytics"
+
+
+def offline_env() -> None:
+    """Everything ultralytics would fetch at start-up, provided locally."""
+    CONFIG_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "False"
+    os.environ["YOLO_CONFIG_DIR"] = str(CONFIG_DIR)
+    import matplotlib
+
+    dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        target = CONFIG_DIR / name
+        if not target.exists():
+            shutil.copy(dejavu, target)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / ".cache/plates/detector/plates.yaml")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--hours", type=float, default=None,
+                        help="wall-clock budget; ultralytics fits the schedule into it")
+    parser.add_argument("--name", default="plate_det")
+    parser.add_argument("--model", type=Path, default=ROOT / "models/plates/yolo11p-plates.yaml",
+                        help="architecture yaml (yolo11n at half width by default)")
+    parser.add_argument("--out", type=Path, default=ROOT / "models/plates/plate_detector.onnx")
+    args = parser.parse_args()
+    offline_env()
+    from ultralytics import YOLO, settings
+
+    settings.update({"sync": False, "datasets_dir": str(ROOT / ".cache" / "plates")})
+    model = YOLO(str(args.model))
+    model.train(
+        data=str(args.data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+        time=args.hours, pretrained=False, amp=False, device="cpu", workers=2, seed=0, deterministic=False,
+        project=str(ROOT / ".cache" / "runs"), name=args.name, exist_ok=True, plots=False,
+        single_cls=True, scale=0.3, mosaic=1.0, close_mosaic=3, fliplr=0.0, degrees=3.0,
+        translate=0.1, hsv_h=0.02, patience=100, cos_lr=True, verbose=False,
+    )
+    best = ROOT / ".cache" / "runs" / args.name / "weights" / "best.pt"
+    exported = YOLO(str(best)).export(format="onnx", imgsz=[384, 640], opset=17, simplify=True,
+                                      dynamic=False)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(exported, args.out)
+    print(f"detector exported to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Train the plate reader (fast-plate-ocr CCT, TensorFlow backend) and export it to ONNX.
+# Training deps live in their own venv (see requirements-train.txt):
+#   python3.11 -m venv .venv-train && .venv-train/bin/pip install -r requirements-train.txt
+# Usage: bash models/plates/train_reader.sh [EPOCHS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+EPOCHS="${1:-12}"
+export KERAS_BACKEND=tensorflow TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
+DATA=.cache/plates/reader
+[ -f "$DATA/train.csv" ] || .venv/bin/python models/plates/make_reader_data.py --out "$DATA" --train 24000 --val 2000
+.venv-train/bin/fast-plate-ocr train \
+  --model-config-file models/plates/reader_model_config.yaml \
+  --plate-config-file models/plates/reader_plate_config.yaml \
+  --annotations "$DATA/train.csv" --val-annotations "$DATA/val.csv" \
+  --epochs "$EPOCHS" --batch-size 64 --workers 1 --early-stopping-patience 20 \
+  --output-dir .cache/plates/reader_model --seed 0
+RUN=$(ls -td .cache/plates/reader_model/*/ | head -1)
+mkdir -p .cache/plates/reader_export
+.venv-train/bin/fast-plate-ocr export --model "$RUN/best.keras" --format onnx \
+  --plate-config-file models/plates/reader_plate_config.yaml --save-dir .cache/plates/reader_export
+cp .cache/plates/reader_export/best.onnx models/plates/plate_reader.onnx
+echo "reader exported to models/plates/plate_reader.onnx; record it: python models/plates/record_models.py"

@@ -1,0 +1,91 @@
+"""Model files shipped in `models/`, and the check that they are the ones we measured.
+
+Every figure in docs/ACCURACY.md belongs to one exact file. `models/manifest.json` records
+each file's sha256 next to how it was made; `verified_path` refuses a file that is missing
+or differs, with a message that says which file and how to get it back, instead of letting
+a truncated or swapped model read plates wrongly in silence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MANIFEST_NAME = "manifest.json"
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing, altered, or not listed in the manifest."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One manifest entry: a file under models/ and what is known about it."""
+
+    name: str
+    file: str
+    sha256: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_manifest(models_dir: Path | None = None) -> dict[str, ModelEntry]:
+    """All entries of `models_dir/manifest.json`, by name."""
+    root = Path(models_dir) if models_dir else MODELS_DIR
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        raise ModelFileError(f"model manifest {path} is missing: restore it from git "
+                             "(git checkout -- models/manifest.json)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"model manifest {path} is not valid JSON: {exc}") from exc
+    entries = {}
+    for item in raw.get("models", []):
+        info = {k: v for k, v in item.items() if k not in ("name", "file", "sha256")}
+        entries[item["name"]] = ModelEntry(item["name"], item["file"], item["sha256"], info)
+    return entries
+
+
+def verified_path(name: str, models_dir: Path | None = None) -> Path:
+    """Path of model `name` after checking it exists and matches its recorded sha256."""
+    root = Path(models_dir) if models_dir else MODELS_DIR
+    entries = load_manifest(root)
+    if name not in entries:
+        raise ModelFileError(f"model {name!r} is not in {root / MANIFEST_NAME} "
+                             f"(known: {', '.join(sorted(entries)) or 'none'})")
+    entry = entries[name]
+    path = root / entry.file
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} ({name}) is missing: restore it with "
+                             f"`git checkout -- models/{entry.file}` or retrain it "
+                             f"({entry.info.get('training_command', 'see docs/ACCURACY.md')})")
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        raise ModelFileError(f"model file {path} ({name}) was altered: sha256 {actual[:12]}... "
+                             f"but the manifest expects {entry.sha256[:12]}...; restore it with "
+                             f"`git checkout -- models/{entry.file}` or, after retraining on "
+                             "purpose, record the new file in models/manifest.json")
+    return path
+
+
+def record_model(name: str, file: str, info: dict[str, Any], models_dir: Path | None = None) -> None:
+    """Add or replace one manifest entry with the current sha256 of `file` (training scripts)."""
+    root = Path(models_dir) if models_dir else MODELS_DIR
+    path = root / MANIFEST_NAME
+    raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"models": []}
+    entry = {"name": name, "file": file, "sha256": sha256_of(root / file), **info}
+    models = [m for m in raw.get("models", []) if m.get("name") != name] + [entry]
+    raw["models"] = sorted(models, key=lambda m: m["name"])
+    path.write_text(json.dumps(raw, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Chinese licence plates: grammar, rendering, detection (YOLO) and reading (fast-plate-ocr)."""
