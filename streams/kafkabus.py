@@ -231,13 +231,18 @@ class KafkaBus(Bus):
         return self._by_name[name]
 
     def close(self) -> None:
-        with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                producer.flush(timeout=30)
-            finally:
-                producer.close(timeout=5)
+        """Deliver what was sent, then let go; raises BusUnavailable if some was not
+        acknowledged (after `take_undelivered()` has what failed, for a resend)."""
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                producer, self._producer = self._producer, None
+            if producer is not None:
+                try:
+                    producer.close(timeout=5)
+                except KafkaError as exc:
+                    log.warning("closing the producer: %s", exc)
 
 
 class KafkaBusConsumer(Consumer):

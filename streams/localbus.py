@@ -104,8 +104,10 @@ _open_buses: weakref.WeakSet[LocalBus] = weakref.WeakSet()
 def _flush_open_buses() -> None:
     """A process that exits without `close()` still writes what it sent."""
     for bus in list(_open_buses):
-        with contextlib.suppress(Exception):
+        try:
             bus.close()
+        except Exception as exc:
+            log.error("local bus under %s: %d messages not written at exit: %s", bus.folder, bus._buffered, exc)
 
 
 class LocalBus(Bus):
@@ -277,20 +279,21 @@ class LocalBus(Bus):
         return count
 
     def close(self) -> None:
+        """Write what is buffered, then let go. If the write fails, BusUnavailable is raised
+        and the bus stays open with its buffer, so nothing is dropped; retry or report."""
         if self._closed:
             return
-        try:
-            self.flush()
-        finally:
-            self._closed = True
-            self._wake.set()
-            if self._flusher is not None and self._flusher is not threading.current_thread():
-                self._flusher.join(timeout=5)
+        self.flush()
+        self._closed = True
+        self._wake.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join(timeout=5)
+        with self._write_lock:
             for conn in self._connections.values():
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._connections = {}
-            _open_buses.discard(self)
+        _open_buses.discard(self)
 
 
 def _committed(conn: sqlite3.Connection, group: str) -> int:

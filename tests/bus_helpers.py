@@ -7,9 +7,24 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from streams.bus import Bus, Consumer, Message
-from streams.records import Sighting, SightingKind
+from streams.records import (
+    Alert,
+    AlertKind,
+    CameraStatus,
+    ComplaintEvent,
+    ComplaintEventType,
+    ComplaintSource,
+    DeadLetter,
+    GridEvent,
+    GridEventKind,
+    GridStatusLevel,
+    Record,
+    Sighting,
+    SightingKind,
+)
 
 T0 = datetime(2025, 1, 15, 8, 0, tzinfo=UTC)
 
@@ -51,6 +66,39 @@ def sighting(n: int, identity: str = "黑A12345", camera: str = "C001", track: s
         snapshot=f"snapshots/{camera}/2025-01-15/{n:08d}.jpg",
         plate_color="blue",
     )
+
+
+def one_of_each() -> list[Record]:
+    """One valid record for every topic, with realistic content."""
+    return [
+        sighting(1),
+        CameraStatus(camera_id="C017", ts=T0, online=True, fps_in=12.5, last_frame_ts=T0, worker="w1"),
+        Alert(
+            ts=T0,
+            kind=AlertKind.CLONED_PLATE,
+            title="黑A12345 at two cameras 9 km apart within 3 minutes",
+            identity="plate:黑A12345",
+            camera_id="C001",
+            evidence=["s000000000001", "s000000000002"],
+            recipients=["police"],
+        ),
+        ComplaintEvent(
+            code="PF-20250115-000042",
+            ts=T0,
+            type=ComplaintEventType.CREATED,
+            text="暖气不热，室内只有12度",
+            category="heating",
+            level=3,
+            lat=45.6,
+            lon=126.7,
+            grid_id="G-01-02-03",
+            due_at=T0 + timedelta(hours=24),
+            source=ComplaintSource.APP,
+            department="heating",
+        ),
+        GridEvent(ts=T0, grid_id="G-01-02-03", kind=GridEventKind.STATUS, status=GridStatusLevel.ALARM),
+        DeadLetter(topic="cityops.sightings", reason="not JSON", payload="{oops"),
+    ]
 
 
 def drain(
@@ -112,3 +160,15 @@ def hold_lease_and_die(spec: BusSpec, group: str, topic: str, lease_s: float) ->
     consumer = bus.consumer(group, [Topic(topic)])
     consumer.poll(1.0)
     os._exit(0)
+
+
+def write_until_killed(spec: BusSpec, flushed: Any) -> None:
+    """Send sightings in flushed batches forever, reporting how many are durable."""
+    with spec.open() as bus:
+        n = 0
+        while True:
+            for _ in range(50):
+                bus.publish(sighting(n))
+                n += 1
+            bus.flush()
+            flushed.value = n

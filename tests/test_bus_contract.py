@@ -8,78 +8,36 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from bus_helpers import (
-    T0,
     BusSpec,
     consume_and_commit,
     drain,
     hold_lease_and_die,
     idle,
+    one_of_each,
     produce,
     sighting,
+    write_until_killed,
 )
 
 from streams.bus import Bus, BusUnavailable, open_bus
 from streams.codec import decode
 from streams.kafkabus import KafkaBus
 from streams.localbus import LocalBus
-from streams.records import (
-    Alert,
-    AlertKind,
-    CameraStatus,
-    ComplaintEvent,
-    ComplaintEventType,
-    ComplaintSource,
-    DeadLetter,
-    GridEvent,
-    GridEventKind,
-    GridStatusLevel,
-    Record,
-)
 from streams.tansu import TansuBroker, answers_metadata, free_port
 from streams.topics import TOPIC_OF, Topic
 
 ALL_TOPICS = list(Topic)
 spawn = multiprocessing.get_context("spawn")
-
-
-def one_of_each() -> list[Record]:
-    return [
-        sighting(1),
-        CameraStatus(camera_id="C017", ts=T0, online=True, fps_in=12.5, last_frame_ts=T0, worker="w1"),
-        Alert(
-            ts=T0,
-            kind=AlertKind.CLONED_PLATE,
-            title="黑A12345 at two cameras 9 km apart within 3 minutes",
-            identity="plate:黑A12345",
-            camera_id="C001",
-            evidence=["s000000000001", "s000000000002"],
-            recipients=["police"],
-        ),
-        ComplaintEvent(
-            code="PF-20250115-000042",
-            ts=T0,
-            type=ComplaintEventType.CREATED,
-            text="暖气不热，室内只有12度",
-            category="heating",
-            level=3,
-            lat=45.6,
-            lon=126.7,
-            grid_id="G-01-02-03",
-            due_at=T0 + timedelta(hours=24),
-            source=ComplaintSource.APP,
-            department="heating",
-        ),
-        GridEvent(ts=T0, grid_id="G-01-02-03", kind=GridEventKind.STATUS, status=GridStatusLevel.ALARM),
-        DeadLetter(topic="cityops.sightings", reason="not JSON", payload="{oops"),
-    ]
 
 
 def ids(messages: list) -> list[str]:
@@ -128,13 +86,13 @@ def test_two_groups_each_get_everything(make_bus: Callable[[], Bus], bus_spec: B
         bus.publish(sighting(n, identity=f"黑A{n % 9:05d}"))
     bus.flush()
     expected = {f"s{n:012d}" for n in range(200)}
-    with bus.consumer("trajectories", [Topic.SIGHTINGS]) as a, bus.consumer("alerts", [Topic.SIGHTINGS]) as b:
-        got_a: list = []
-        got_b: list = []
-        deadline = time.monotonic() + bus_spec.join_s
-        while (len(got_a) < 200 or len(got_b) < 200) and time.monotonic() < deadline:
-            got_a += a.poll(0.1)  # alternate, so both groups join at the same time
-            got_b += b.poll(0.1)
+
+    def read_all(group: str) -> list:
+        with bus.consumer(group, [Topic.SIGHTINGS]) as consumer:
+            return drain(consumer, 200, bus_spec.join_s)
+
+    with ThreadPoolExecutor(2) as pool:  # both groups join at the same time
+        got_a, got_b = pool.map(read_all, ["trajectories", "alerts"])
     assert sorted(ids(got_a)) == sorted(expected)
     assert sorted(ids(got_b)) == sorted(expected)
 
@@ -258,6 +216,28 @@ def test_local_crashed_member_is_taken_over_and_fenced(local: BusSpec) -> None:
         assert bus.backlog("h")[Topic.SIGHTINGS] == 0
         for consumer in (survivor, stalled, owner):
             consumer.close()
+
+
+def test_local_writer_killed_mid_write_loses_nothing_flushed(local: BusSpec) -> None:
+    flushed = spawn.Value("q", 0)
+    writer = spawn.Process(target=write_until_killed, args=(local, flushed))
+    writer.start()
+    deadline = time.monotonic() + 30
+    while flushed.value < 3000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(writer.pid, signal.SIGKILL)  # possibly inside a write transaction
+    writer.join(10)
+    durable = flushed.value
+    assert durable >= 3000
+    with local.open() as bus:
+        bus.publish(sighting(10**9))  # the files are writable again at once
+        bus.flush()
+        with bus.consumer("after-crash", [Topic.SIGHTINGS]) as consumer:
+            got = ids(drain(consumer, 10**6, 3.0, max_records=5000))
+    written = [int(i[1:]) for i in got[:-1]]
+    assert got[-1] == f"s{10**9:012d}"
+    assert written == list(range(len(written)))  # a prefix: no holes, no duplicates
+    assert len(written) >= durable
 
 
 def test_local_compact_keeps_what_a_group_still_needs(local: BusSpec) -> None:
