@@ -114,7 +114,8 @@ def test_the_same_sightings_twice_are_stored_once(store: Store) -> None:
     batch = [sighting(i, identity=f"黑A1234{i % 3}") for i in range(50)]
     assert store.write(batch) == 50
     assert store.write(batch) == 0
-    assert store.write(batch[:10] + [sighting(99)]) == 1
+    extra = sighting(99)
+    assert store.write(batch[:10] + [extra, extra]) == 1
     assert store.count("sightings") == 51
 
 
@@ -213,6 +214,26 @@ def test_a_second_dispatch_reopens_and_keeps_the_history(store: Store) -> None:
     c = store.complaint(code)
     assert c is not None and (c.state, c.rating, c.handled_at) == ("rated", 4, at(90))
     assert len(store.complaint_trace(code)) == 8
+
+
+def _write_alternate_events(args: tuple[str, int, float]) -> None:
+    url, parity, start_at = args
+    with Store.open(url) as s:
+        time.sleep(max(0.0, start_at - time.time()))  # both processes race from the same moment
+        for n in range(1, 41):
+            for e in lifecycle(code=f"PF-20261121-{n:06d}")[parity::2]:
+                s.write([e])
+
+
+def test_two_writers_sharing_complaints_fold_every_event(store: Store) -> None:
+    # Event ids are random per call, so each process writes its own half of every life.
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        start_at = time.time() + 3
+        pool.map(_write_alternate_events, [(store.url, 0, start_at), (store.url, 1, start_at)])
+    states = store.recent_complaints(limit=100)
+    assert len(states) == 40
+    assert all((c.state, c.event_count, c.rating) == ("closed", 6, 5) for c in states)
 
 
 # ---------------------------------------------------------------- latest-only tables
