@@ -162,9 +162,11 @@ class KafkaBus(Bus):
         future.add_errback(self._failed, topic, key, value)
 
     def _failed(self, topic: Topic, key: str | None, value: bytes, exc: BaseException) -> None:
-        log.warning("message to %s not acknowledged: %s", topic.value, exc)
         with self._lock:
+            first = not self._undelivered
             self._undelivered.append(Undelivered(topic, key, bytes(value), str(exc)))
+        if first:  # once per outage, not once per message
+            log.warning("messages to %s not acknowledged (kept for a resend): %s", topic.value, exc)
 
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait for every acknowledgement; resend once what failed; raise if still failing.
@@ -180,13 +182,15 @@ class KafkaBus(Bus):
         if failed:
             log.warning("resending %d unacknowledged messages on a new producer", len(failed))
             self._restart_producer()
+            resent = 0
             try:
                 self.ensure_topics()
                 for item in failed:
                     self.send(item.topic, item.value, item.key)
+                    resent += 1
             except BusUnavailable:
                 with self._lock:
-                    self._undelivered[:0] = failed
+                    self._undelivered[:0] = failed[resent:]
                 raise
             self._wait(timeout_s)
         with self._lock:

@@ -16,8 +16,8 @@ its write-ahead log lets readers go on while a writer appends. Each topic file h
 Durability: `synchronous=FULL`, i.e. the WAL is fsynced at each commit. Producers batch
 (`send` buffers, a background thread writes every `linger_s`, `flush` writes now), so
 one fsync covers thousands of messages and FULL costs little, while `flush()` returning
-means the messages survive a power cut, not only a process crash: the same promise as
-Kafka's acks=all.
+means the messages survive a power cut, not only a process crash (NORMAL would only
+promise the latter): at least what Kafka's acks=all promises.
 
 Delivery is at least once: a consumer's position moves on `poll`, the group's offset only
 on `commit`; whatever was polled but not committed is delivered again to the next member.

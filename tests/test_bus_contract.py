@@ -296,5 +296,11 @@ def test_tansu_stops_without_orphans_and_starts_again(tmp_path: Path) -> None:
         with KafkaBus(broker.bootstrap) as bus:
             bus.publish(sighting(1))
             bus.flush()
+            broker.stop()
+            broker.start()  # an empty broker: no topics, no producer ids
+            bus.publish(sighting(2))
+            bus.flush()  # resent on a new producer after recreating the topics
+            with bus.consumer("after-restart", [Topic.SIGHTINGS]) as consumer:
+                assert ids(drain(consumer, 1, 20.0) + idle(consumer, 0.3)) == ["s000000000002"]
     assert not answers_metadata("127.0.0.1", broker.port)
     assert "listening on" in (tmp_path / "tansu.log").read_text()
