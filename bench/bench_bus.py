@@ -65,14 +65,17 @@ def measure(name: str, bus: Bus, data: list[tuple[bytes, str]], join_s: float) -
 
     loop = ConsumerLoop(bus, "bench-loop", [Topic.SIGHTINGS], lambda batch: None, max_records=2000)
     loop.run_once(timeout_s=join_s)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     while loop.consumed < count and loop.run_once(timeout_s=5.0):
         pass
-    loop_rate = (loop.consumed - 1) / (time.perf_counter() - started)
+    done = loop.consumed - 1
+    loop_rate = done / (time.perf_counter() - started)
+    loop_cpu_rate = done / max(time.process_time() - cpu_started, 1e-9)
     loop.close()
     print(
-        f"{name:8s} {count:>7,d} msgs of {len(data[0][0])} B: send+flush {send_rate:>9,.0f}/s  "
-        f"poll+commit {poll_rate:>9,.0f}/s  loop (decode+commit) {loop_rate:>9,.0f}/s"
+        f"{name:6s} {count:>7,d} msgs of {len(data[0][0])} B: send+flush {send_rate:>8,.0f}/s  "
+        f"poll+commit {poll_rate:>8,.0f}/s  loop (decode+commit) {loop_rate:>8,.0f}/s "
+        f"= {loop_cpu_rate:,.0f}/s per CPU second of the consumer"
     )
 
 
