@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from streams.config import Settings, load_settings
+from streams.config import REPO_ROOT, Settings, load_settings
 
 app = typer.Typer(
     name="cityops",
@@ -176,6 +176,21 @@ def faces(
 
     settings = _settings(home)
     raise typer.Exit(run_faces(sources, settings.home))
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="Which benchmark: " + ", ".join(
+        sorted(p.stem.removeprefix("bench_") for p in (REPO_ROOT / "bench").glob("bench_*.py"))))],
+    args: Annotated[list[str] | None, typer.Argument(help="Passed to the benchmark.")] = None,
+) -> None:
+    """Run a benchmark from bench/ (results go to docs/BENCHMARKS.md)."""
+    import subprocess
+
+    script = REPO_ROOT / "bench" / f"bench_{name}.py"
+    if not script.exists():
+        raise _fail(f"no benchmark {name!r}: see `cityops bench --help`")
+    raise typer.Exit(subprocess.call([sys.executable, str(script), *(args or [])], cwd=REPO_ROOT))
 
 
 def main() -> None:

@@ -11,10 +11,12 @@ import signal
 import threading
 from pathlib import Path
 
-from streams.bus import open_bus
+from streams.bus import Bus, open_bus
 from streams.config import Settings
 
 log = logging.getLogger(__name__)
+
+COMPACT_EVERY_S = 3600
 
 
 def stop_on_signals() -> threading.Event:
@@ -38,9 +40,28 @@ def run_analytics(settings: Settings) -> int:
     store = Store.open(settings.store_url)
     with open_bus(settings.bus_url, settings.home) as bus:
         log.info("analytics: bus %s -> store %s", settings.bus_url, store.safe_url)
+        threading.Thread(target=_compact_hourly, args=(bus, stop), daemon=True).start()
         run_ingest(bus, store, stop)
     store.close()
     return 0
+
+
+def _compact_hourly(bus: Bus, stop: threading.Event) -> None:
+    """Keep the embedded bus's disk bounded: drop what every group has read, after a day.
+
+    Kafka does this itself (retention.ms); a week is the hard limit even for a group that
+    never comes back.
+    """
+    from streams.localbus import LocalBus
+
+    if not isinstance(bus, LocalBus):
+        return
+    while not stop.wait(COMPACT_EVERY_S):
+        try:
+            removed = bus.compact(keep_hours=24, max_keep_hours=168)
+            log.info("bus compaction removed %s", {str(t): n for t, n in removed.items() if n})
+        except Exception:  # compaction must never stop ingestion
+            log.exception("bus compaction failed")
 
 
 def run_simulator(settings: Settings, *, speed: float, backfill_days: int, live: bool,

@@ -54,8 +54,10 @@ def _map() -> dl.Map:
         dl.GeoJSON(id="wall-cameras", data=_camera_geojson(),
                    pointToLayer={"variable": "cityops.cameraPoint"}, hideout={"online": {}}),
     ]
-    lat, lon = district.center
-    return dl.Map(layers, center=[lat, lon], zoom=13, zoomSnap=0.25, preferCanvas=True,
+    lons = [pt[0] for pt in district.boundary[0]]
+    lats = [pt[1] for pt in district.boundary[0]]
+    bounds = [[min(lats), min(lons)], [max(lats), max(lons)]]
+    return dl.Map(layers, bounds=bounds, zoomSnap=0.25, preferCanvas=True,
                   style={"height": "100%", "width": "100%", "borderRadius": "6px"}, id="wall-map")
 
 
@@ -112,7 +114,7 @@ def refresh(_n: int | None) -> tuple:
     items = []
     for c in store.recent_complaints(limit=14):
         ctype = types.get(c.category or "")
-        late = c.overdue
+        late = c.late_at(now)
         items.append(html.Li([
             html.Span(c.created_at.astimezone().strftime("%H:%M")),
             html.Span([
