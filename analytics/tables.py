@@ -234,3 +234,15 @@ complaint_code_counters = Table(
     Column("day", String(8), primary_key=True),  # YYYYMMDD, the district's local date
     Column("last", Integer(), nullable=False),
 )
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("identity", String(64), primary_key=True),
+    Column("first_ts", UtcDateTime(), nullable=False),
+    Column("last_ts", UtcDateTime(), nullable=False),
+    Column("sightings", BigInteger(), nullable=False),
+)
+"""Every plate and face identity ever seen, once: wildcard and fuzzy plate searches scan
+this (~1M rows a month) instead of the sightings (~50M), then look each match up by index."""
