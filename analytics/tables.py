@@ -246,3 +246,42 @@ identities = Table(
 )
 """Every plate and face identity ever seen, once: wildcard and fuzzy plate searches scan
 this (~1M rows a month) instead of the sightings (~50M), then look each match up by index."""
+
+# ------------------------------------------------------------ governance measures
+# Written by the governance consumer (analytics/governance.py) from its incremental
+# measures: absolute values, upserted for the keys each batch changed; read by the API.
+
+governance_departments = Table(
+    "governance_departments",
+    metadata,
+    Column("department", String(32), primary_key=True),
+    Column("volume", Integer(), nullable=False),
+    Column("handled", Integer(), nullable=False),
+    Column("on_time", Integer(), nullable=False),
+    Column("rating_sum", Integer(), nullable=False),
+    Column("ratings", Integer(), nullable=False),
+    Column("histogram", JSON(), nullable=False),  # {bucket: count}, see analytics/measures.py
+)
+
+governance_grid_levels = Table(
+    "governance_grid_levels",
+    metadata,
+    Column("grid_id", String(32), primary_key=True),
+    Column("level", SmallInteger(), primary_key=True),
+    Column("open", Integer(), nullable=False),
+    Column("overdue", Integer(), nullable=False),
+    Column("rating_sum", Integer(), nullable=False),
+    Column("ratings", Integer(), nullable=False),
+)
+
+governance_days = Table(
+    "governance_days",
+    metadata,
+    Column("day", String(8), primary_key=True),  # YYYYMMDD, the district's local date
+    Column("grid_id", String(32), primary_key=True),
+    Column("level", SmallInteger(), primary_key=True),
+    Column("created", Integer(), nullable=False),
+    Column("closed", Integer(), nullable=False),
+    Column("rating_sum", Integer(), nullable=False),
+    Column("ratings", Integer(), nullable=False),
+)
