@@ -1,0 +1,401 @@
+"""The analyst's questions, answered from the store: where, when, with whom.
+
+Every search returns `SightingHit`s (time, camera, confidence, snapshot, and how well it
+matched), newest last. How each one stays fast at a month of sightings (~50M rows):
+
+- plate exact, face name: the (identity, ts) index: one range read per identity.
+- plate wildcard (`黑A?23*`): matched against `identities` (every plate once, ~1M rows),
+  then the exact lookup per matching plate.
+- plate fuzzy: every known plate is held in memory as a (plates x 8) array of code
+  points; a query costs one vectorised comparison (OCR confusions 0/D/Q, 8/B, 1/7, 2/Z, 5/S
+  cost 0.5, any other substitution 1), then the exact lookup of the best plates.
+- camera or drawn area + time window: the (camera_id, ts) index.
+- by photo: brute-force distances to the stored face encodings of the window (numpy),
+  linear in the number of face sightings (see docs/BENCHMARKS.md for measured rates).
+"""
+
+from __future__ import annotations
+
+import array
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Select, and_, select
+
+from analytics import tables as t
+from analytics.alerts import CoTravelRules, SharedSighting, co_travel_groups
+from analytics.camera_graph import CameraGraph
+from analytics.store import Store
+from streams.plate_grammar import normalize_plate
+from streams.records import Alert, AlertKind, Severity, Sighting, SightingKind, Trajectory
+
+CONFUSIONS = ("0DQ", "8B", "17", "2Z", "5S")
+"""Characters plate readers mistake for one another (cheaper substitutions in fuzzy search)."""
+CONFUSION_COST = 0.5
+OTHER_COST = 1.0
+MAX_PLATE_LEN = 8
+FACE_TOLERANCE = 0.6
+"""face_recognition's distance threshold: the same person is closer than this."""
+
+
+class QueryError(ValueError):
+    """A search the store cannot answer as asked; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class SightingHit:
+    sighting_id: str
+    ts: datetime
+    camera_id: str
+    kind: str
+    identity: str
+    confidence: float
+    snapshot: str | None
+    plate_color: str | None = None
+    face_distance: float | None = None
+    lat: float | None = None
+    lon: float | None = None
+    match_cost: float = 0.0
+    """0 for an exact match; fuzzy plates: the substitution cost; by photo: the distance."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlateMatch:
+    plate: str
+    cost: float
+    sightings: int
+    first_ts: datetime
+    last_ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Companion:
+    """Someone (or some vehicle) seen with the searched identity, and where."""
+
+    kind: str
+    identity: str
+    cameras: int
+    shared: list[SharedSighting]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for value in (self.since, self.until):
+            if value is not None and value.tzinfo is None:
+                raise QueryError("times must carry a time zone (e.g. 2026-05-12T08:00:00+08:00)")
+        if self.since and self.until and self.until < self.since:
+            raise QueryError("the window ends before it starts")
+
+
+class SightingQueries:
+    """Searches over one store; thread-safe (the fuzzy index is shared and refreshed)."""
+
+    def __init__(self, store: Store, graph: CameraGraph | None = None,
+                 fuzzy_refresh_s: float = 60.0) -> None:
+        self.store = store
+        self.graph = graph
+        self.fuzzy_refresh_s = fuzzy_refresh_s
+        self._plates: _PlateIndex | None = None
+        self._plates_lock = threading.Lock()
+
+    # ------------------------------------------------------------ plates
+
+    def plate(self, plate: str, window: Window = Window(), limit: int = 5000) -> list[SightingHit]:
+        """Every sighting of one plate, in time order."""
+        canonical = normalize_plate(plate)
+        if canonical is None:
+            raise QueryError(f"{plate!r} is not a plate; use a wildcard (?, *) or fuzzy search")
+        return self._hits([canonical], SightingKind.PLATE, window, limit)
+
+    def plate_pattern(self, pattern: str, window: Window = Window(), limit: int = 5000,
+                      max_plates: int = 500) -> list[SightingHit]:
+        """Plates matching a pattern: `?` one character, `*` any run (e.g. 黑A?23*)."""
+        plates = self.plates_like(pattern, max_plates)
+        return self._hits(plates, SightingKind.PLATE, window, limit)
+
+    def plates_like(self, pattern: str, max_plates: int = 500) -> list[str]:
+        text = _loose(pattern)
+        if not text or set(text) <= {"?", "*"}:
+            raise QueryError("a wildcard pattern needs at least one known character")
+        ids = t.identities
+        if self.store.dialect == "sqlite":
+            glob = re.sub(r"([\[\]])", r"[\1]", text)
+            cond = ids.c.identity.op("GLOB")(glob)
+        else:
+            like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            cond = ids.c.identity.like(like.replace("?", "_").replace("*", "%"), escape="\\")
+        query = (select(ids.c.identity).where(ids.c.kind == SightingKind.PLATE.value, cond)
+                 .order_by(ids.c.identity).limit(max_plates))
+        with self.store.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def fuzzy_plates(self, text: str, max_cost: float = 1.0, limit: int = 20) -> list[PlateMatch]:
+        """Known plates that `text` may be a misread of, cheapest first (exact = 0)."""
+        query = _loose(text)
+        if not 6 <= len(query) <= MAX_PLATE_LEN:
+            raise QueryError(f"{text!r}: a plate has 7 or 8 characters")
+        index = self._plate_index()
+        return index.nearest(query, max_cost, limit)
+
+    def plate_fuzzy(self, text: str, window: Window = Window(), max_cost: float = 1.0,
+                    max_plates: int = 20, limit: int = 5000) -> list[SightingHit]:
+        """Sightings of the plates `text` may be a misread of, best plate first, then by time."""
+        matches = self.fuzzy_plates(text, max_cost, max_plates)
+        cost = {m.plate: m.cost for m in matches}
+        hits = self._hits(list(cost), SightingKind.PLATE, window, limit)
+        ranked = [_with_cost(h, cost[h.identity]) for h in hits]
+        return sorted(ranked, key=lambda h: (h.match_cost, h.ts))
+
+    def _plate_index(self) -> _PlateIndex:
+        with self._plates_lock:
+            if self._plates is None or time.monotonic() - self._plates.loaded_at > self.fuzzy_refresh_s:
+                self._plates = _PlateIndex.load(self.store)
+            return self._plates
+
+    # ------------------------------------------------------------ faces
+
+    def face(self, name: str, window: Window = Window(), limit: int = 5000) -> list[SightingHit]:
+        """Every sighting of a named (watch-listed) person or an unknown-person id."""
+        if not name.strip():
+            raise QueryError("give a name or an unknown-person id")
+        return self._hits([name.strip()], SightingKind.FACE, window, limit)
+
+    def by_photo(self, encoding: Sequence[float], window: Window = Window(),
+                 tolerance: float = FACE_TOLERANCE, limit: int = 200) -> list[SightingHit]:
+        """Face sightings nearest to an encoding (from video.faces), closest first.
+
+        Brute force over the window's stored encodings: linear in their number.
+        """
+        probe = np.asarray(encoding, dtype=np.float32)
+        if probe.shape != (128,):
+            raise QueryError("a face encoding has 128 numbers")
+        s = t.sightings
+        query = select(s).where(s.c.kind == SightingKind.FACE.value, s.c.encoding.is_not(None))
+        query = _in_window(query, window)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return []
+        matrix = np.frombuffer(b"".join(r.encoding for r in rows), dtype=np.float32).reshape(len(rows), 128)
+        distances = np.linalg.norm(matrix - probe, axis=1)
+        order = np.argsort(distances)
+        hits = []
+        for i in order[:limit]:
+            if distances[i] > tolerance:
+                break
+            hits.append(_with_cost(self._hit(rows[i]), float(distances[i])))
+        return hits
+
+    # ------------------------------------------------------------ places
+
+    def at_cameras(self, camera_ids: Iterable[str], window: Window, kind: SightingKind | None = None,
+                   limit: int = 5000) -> list[SightingHit]:
+        """Everything seen at these cameras in the window, in time order."""
+        cameras = sorted(set(camera_ids))
+        if not cameras:
+            return []
+        if window.since is None or window.until is None:
+            raise QueryError("a camera search needs a time window (since and until)")
+        s = t.sightings
+        query = _in_window(select(s).where(s.c.camera_id.in_(cameras)), window)
+        if kind is not None:
+            query = query.where(s.c.kind == kind.value)
+        query = query.order_by(s.c.ts).limit(limit)
+        with self.store.engine.connect() as conn:
+            return [self._hit(r) for r in conn.execute(query)]
+
+    def in_area(self, polygon: Sequence[tuple[float, float]], window: Window,
+                kind: SightingKind | None = None, limit: int = 5000) -> list[SightingHit]:
+        """Everything seen by cameras inside a drawn polygon ((lon, lat) vertices) in the window."""
+        if self.graph is None:
+            raise QueryError("area search needs the district's cameras")
+        return self.at_cameras(self.graph.cameras_inside(polygon), window, kind, limit)
+
+    # ------------------------------------------------------------ companions, trips, alerts
+
+    def companions(self, kind: SightingKind, identity: str, window: Window = Window(),
+                   rules: CoTravelRules | None = None) -> list[Companion]:
+        """Who was seen with this identity (within Δt) at >= k cameras, most cameras first."""
+        rules = rules or CoTravelRules()
+        own = self._sightings([identity], kind, window, 5000)
+        s = t.sightings
+        others: list[Sighting] = []
+        with self.store.engine.connect() as conn:
+            for mine in own:
+                query = select(s).where(s.c.camera_id == mine.camera_id,
+                                        s.c.ts.between(mine.ts - rules.within, mine.ts + rules.within))
+                others += [_sighting(r) for r in conn.execute(query)]
+        groups = co_travel_groups(own, others, rules)
+        found = [Companion(k, i, len(shared), shared) for (k, i), shared in groups.items()]
+        return sorted(found, key=lambda c: (-c.cameras, c.identity))
+
+    def trajectories(self, identity: str, window: Window = Window(), kind: SightingKind | None = None,
+                     limit: int = 500) -> list[Trajectory]:
+        """The stored trips of one identity that overlap the window, in time order."""
+        tr = t.trajectories
+        query = select(tr).where(tr.c.identity == identity)
+        if kind is not None:
+            query = query.where(tr.c.kind == kind.value)
+        if window.until is not None:
+            query = query.where(tr.c.start_ts <= window.until)
+        if window.since is not None:
+            query = query.where(tr.c.end_ts >= window.since)
+        query = query.order_by(tr.c.start_ts).limit(limit)
+        with self.store.engine.connect() as conn:
+            return [Trajectory(id=r.id, kind=SightingKind(r.kind), identity=r.identity, start=r.start_ts,
+                               end=r.end_ts, points=r.points) for r in conn.execute(query)]
+
+    def alerts(self, kind: AlertKind | None = None, identity: str | None = None,
+               window: Window = Window(), limit: int = 500) -> list[Alert]:
+        """Stored alerts, newest first (cloned plates, co-travel, watch-list hits, ...)."""
+        a = t.alerts
+        query = select(a)
+        if kind is not None:
+            query = query.where(a.c.kind == kind.value)
+        if identity is not None:
+            query = query.where(a.c.identity == identity)
+        if window.since is not None:
+            query = query.where(a.c.ts >= window.since)
+        if window.until is not None:
+            query = query.where(a.c.ts <= window.until)
+        query = query.order_by(a.c.ts.desc()).limit(limit)
+        with self.store.engine.connect() as conn:
+            return [Alert(id=r.id, ts=r.ts, kind=AlertKind(r.kind), severity=Severity(r.severity),
+                          title=r.title, detail=r.detail, identity=r.identity, camera_id=r.camera_id,
+                          complaint_code=r.complaint_code, grid_id=r.grid_id, evidence=r.evidence,
+                          recipients=r.recipients) for r in conn.execute(query)]
+
+    # ------------------------------------------------------------ plumbing
+
+    def _query(self, identities: list[str], kind: SightingKind, window: Window, limit: int) -> Select:
+        s = t.sightings
+        query = select(s).where(s.c.identity.in_(identities), s.c.kind == kind.value)
+        return _in_window(query, window).order_by(s.c.ts).limit(limit)
+
+    def _hits(self, identities: list[str], kind: SightingKind, window: Window, limit: int) -> list[SightingHit]:
+        if not identities:
+            return []
+        with self.store.engine.connect() as conn:
+            return [self._hit(r) for r in conn.execute(self._query(identities, kind, window, limit))]
+
+    def _sightings(self, identities: list[str], kind: SightingKind, window: Window, limit: int) -> list[Sighting]:
+        with self.store.engine.connect() as conn:
+            return [_sighting(r) for r in conn.execute(self._query(identities, kind, window, limit))]
+
+    def _hit(self, r: Any) -> SightingHit:
+        lat = lon = None
+        if self.graph is not None and r.camera_id in self.graph:
+            where = self.graph.position(r.camera_id)
+            lat, lon = where.lat, where.lon
+        return SightingHit(
+            sighting_id=r.id, ts=r.ts, camera_id=r.camera_id, kind=r.kind, identity=r.identity,
+            confidence=r.confidence, snapshot=r.snapshot, plate_color=r.plate_color,
+            face_distance=r.face_distance, lat=lat, lon=lon,
+        )
+
+
+def _sighting(r: Any) -> Sighting:
+    encoding = None
+    if r.encoding is not None:
+        encoding = array.array("f", r.encoding).tolist()
+    return Sighting(
+        id=r.id, camera_id=r.camera_id, ts=r.ts, kind=SightingKind(r.kind), identity=r.identity,
+        confidence=r.confidence, bbox=(r.x1, r.y1, r.x2, r.y2), track_id=r.track_id,
+        snapshot=r.snapshot, plate_color=r.plate_color, face_distance=r.face_distance,
+        encoding=encoding,
+    )
+
+
+def _with_cost(hit: SightingHit, cost: float) -> SightingHit:
+    from dataclasses import replace
+
+    return replace(hit, match_cost=cost)
+
+
+def _in_window(query: Select, window: Window) -> Select:
+    s = t.sightings
+    conditions = []
+    if window.since is not None:
+        conditions.append(s.c.ts >= window.since)
+    if window.until is not None:
+        conditions.append(s.c.ts <= window.until)
+    return query.where(and_(*conditions)) if conditions else query
+
+
+def _loose(text: str) -> str:
+    """A typed plate or pattern, compacted: full-width folded, separators gone, upper case."""
+    raw = unicodedata.normalize("NFKC", text).strip()
+    return re.sub(r"[\s·•.\-_:]+", "", raw).upper()
+
+
+_CLASS_OF = {ch: i + 1 for i, group in enumerate(CONFUSIONS) for ch in group}
+
+
+class _PlateIndex:
+    """Every known plate as code points, for vectorised fuzzy comparison."""
+
+    def __init__(self, plates: list[str], counts: np.ndarray, first: list[datetime],
+                 last: list[datetime]) -> None:
+        self.plates = plates
+        self.counts = counts
+        self.first = first
+        self.last = last
+        self.loaded_at = time.monotonic()
+        n = len(plates)
+        self.codes = np.zeros((n, MAX_PLATE_LEN), dtype=np.uint32)
+        self.lengths = np.fromiter((len(p) for p in plates), dtype=np.int8, count=n)
+        if n:
+            padded = "".join(p.ljust(MAX_PLATE_LEN, "\0")[:MAX_PLATE_LEN] for p in plates)
+            self.codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).reshape(n, MAX_PLATE_LEN)
+        table = np.zeros(0x10000, dtype=np.int8)
+        for ch, cls in _CLASS_OF.items():
+            table[ord(ch)] = cls
+        self._class_table = table
+        self.classes = table[np.minimum(self.codes, 0xFFFF)]
+
+    @classmethod
+    def load(cls, store: Store) -> _PlateIndex:
+        ids = t.identities
+        query = select(ids.c.identity, ids.c.sightings, ids.c.first_ts, ids.c.last_ts).where(
+            ids.c.kind == SightingKind.PLATE.value)
+        with store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return cls([r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.int64),
+                   [r[2] for r in rows], [r[3] for r in rows])
+
+    def nearest(self, query: str, max_cost: float, limit: int) -> list[PlateMatch]:
+        if not self.plates:
+            return []
+        q = np.frombuffer(query.ljust(MAX_PLATE_LEN, "\0").encode("utf-32-le"), dtype=np.uint32)
+        q_class = self._class_table[np.minimum(q, 0xFFFF)]
+        same = self.codes == q
+        confusable = (self.classes == q_class) & (q_class > 0) & ~same
+        cost = np.where(same, 0.0, np.where(confusable, CONFUSION_COST, OTHER_COST)).sum(axis=1)
+        cost[self.lengths != len(query)] = np.inf
+        candidates = np.flatnonzero(cost <= max_cost)
+        order = candidates[np.lexsort((-self.counts[candidates], cost[candidates]))][:limit]
+        return [PlateMatch(self.plates[i], float(cost[i]), int(self.counts[i]), self.first[i], self.last[i])
+                for i in order]
+
+
+def recent(hours: float) -> Window:
+    """A window of the last `hours` (for the CLI and the API's defaults)."""
+    from streams.records import utcnow
+
+    now = utcnow()
+    return Window(now - timedelta(hours=hours), now)
+
+
+__all__ = ["Companion", "PlateMatch", "QueryError", "SightingHit", "SightingQueries", "Window",
+           "recent"]
