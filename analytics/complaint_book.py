@@ -72,6 +72,18 @@ class ComplaintBook:
             self.closed.add(code)
         return Change(code, before, after)
 
+    def load(self, code: str, events: list[Any]) -> ComplaintState | None:
+        """Take in all of a complaint's events at once (rebuilding from the store)."""
+        entry = _Open(events=sorted(events, key=lambda e: e.ts), ids={e.id for e in events})
+        entry.state = fold(entry.events)
+        if entry.state is None:
+            return None
+        if entry.state.is_open:
+            self.open[code] = entry
+        else:
+            self.closed.add(code)
+        return entry.state
+
     def state(self, code: str) -> ComplaintState | None:
         entry = self.open.get(code)
         return entry.state if entry else None
