@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from streams.records import Alert, CameraStatus, ComplaintEvent, DeadLetter, GridEvent, Record, Sighting
+from streams.records import (
+    Alert,
+    CameraStatus,
+    ComplaintEvent,
+    DeadLetter,
+    GridEvent,
+    Record,
+    Sighting,
+)
 
 
 class Topic(StrEnum):
