@@ -123,7 +123,7 @@ class Governance:
                 if change is None:
                     continue
                 self.measures.observe(change.before, change.after)
-                out += self.sla.observe(change, self.newest)
+                out += self.sla.observe(change, self.clock())
                 if change.after is not None:
                     self.grids.complaint_touched(change.after.grid_id)
             elif isinstance(record, CameraStatus):
@@ -143,7 +143,7 @@ class Governance:
     def tick(self, batch_newest: datetime | None = None) -> None:
         """Publish what is due by now; save the measures when it is time."""
         now = self.now(batch_newest)
-        self._publish(self.sla.tick(now, self.book, max(self.newest or now, now)))
+        self._publish(self.sla.tick(now, self.book, self.clock()))
         self._publish(self.grids.changes(now))
         if self.store is not None and time.monotonic() - self._last_save >= self.save_every_s:
             self.save()

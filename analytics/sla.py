@@ -43,7 +43,8 @@ class SlaPolicy:
     hot_count: int = 3
     hot_window: timedelta = timedelta(hours=24)
     alert_horizon: timedelta = timedelta(hours=1)
-    """Alerts about moments older than this (before the newest event seen) are not raised."""
+    """Alerts about moments older than this (by the wall clock) are not raised: a replayed
+    history produces its events, not a flood of stale alerts."""
 
 
 def _id(*parts: object) -> str:
@@ -80,7 +81,7 @@ class SlaWatch:
 
     # ------------------------------------------------------------ reacting to changes
 
-    def observe(self, change: Change, newest: datetime) -> list[Record]:
+    def observe(self, change: Change, wall: datetime) -> list[Record]:
         """Arm the timers for a changed complaint; a new one is notified (if recent)."""
         s, before = change.after, change.before
         out: list[Record] = []
@@ -91,7 +92,7 @@ class SlaWatch:
             return out
         if before is None:
             hot = self._is_hot(s)
-            if s.created_at >= newest - self.policy.alert_horizon:
+            if s.created_at >= wall - self.policy.alert_horizon:
                 who = self.recipients(s, hot)
                 kind = self.district.complaint_type(s.category)
                 out.append(Alert(
@@ -115,16 +116,17 @@ class SlaWatch:
 
     # ------------------------------------------------------------ the clock
 
-    def tick(self, now: datetime, book: ComplaintBook, newest: datetime | None = None) -> list[Record]:
-        """Everything due by `now` (warnings, overdue, silence closes) as records to publish."""
-        newest = newest or now
+    def tick(self, now: datetime, book: ComplaintBook, wall: datetime | None = None) -> list[Record]:
+        """Everything due by `now` (warnings, overdue, silence closes) as records to publish;
+        `wall` is the wall clock (default `now`), which decides whether an alert is stale."""
+        wall = wall or now
         out: list[Record] = []
         while self._timers and self._timers[0][0] <= now:
             when, _, what, code = heapq.heappop(self._timers)
             s = book.state(code)
             if s is None or what in self._done[code]:
                 continue
-            recent = when >= newest - self.policy.alert_horizon
+            recent = when >= wall - self.policy.alert_horizon
             if what == "warn" and s.handled_at is None and not s.overdue:
                 self._done[code].add(what)
                 if recent:
