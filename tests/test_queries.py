@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -11,8 +13,10 @@ import pytest
 from analytics.alerts import CoTravelRules
 from analytics.camera_graph import CameraGraph
 from analytics.queries import QueryError, SightingQueries, Window
+from analytics.search import SearchRequest, run_search
 from analytics.store import Store
 from analytics.trajectories import TrajectoryBuilder
+from streams.config import Settings
 from streams.district import load_district
 from streams.records import Sighting, SightingKind
 
@@ -123,3 +127,51 @@ def test_trajectories_of_an_identity(queries: SightingQueries) -> None:
     (trip,) = queries.trajectories("黑A12345", ALL)
     assert [p.camera_id for p in trip.points] == EAST and trip.start == T0
     assert queries.trajectories("黑A12345", Window(T0 + timedelta(hours=2), T0 + timedelta(hours=3))) == []
+
+
+# ---------------------------------------------------------------- cityops search and the HTTP API
+
+
+@pytest.fixture
+def home(tmp_path) -> Settings:
+    settings = Settings(home=tmp_path).ensure()
+    store = Store.open(settings.store_url)
+    store.write(WORLD)
+    TrajectoryBuilder(store, GRAPH).add(WORLD)
+    store.close()
+    return settings
+
+
+def test_run_search_prints_one_json_object_per_line(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    assert run_search(home, SearchRequest(fuzzy="黑A1Z345", since="2026-05-12T00:00"), out) == 0
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert rows[0]["identity"] == "黑A12345" and rows[0]["type"] == "sighting"
+    assert {"ts", "camera_id", "confidence", "snapshot", "match_cost"} <= set(rows[0])
+    assert run_search(home, SearchRequest(plate="黑A00000"), io.StringIO()) == 1
+    assert run_search(home, SearchRequest(plate="黑A12345", face="alice"), io.StringIO()) == 2
+    assert "exactly one" in capsys.readouterr().err
+
+
+def test_the_http_api_answers_each_question_and_explains_bad_requests(home: Settings) -> None:
+    import flask
+
+    from dashboard.api_search import register
+
+    server = flask.Flask("test")
+    register(server, home)
+    client = server.test_client()
+    got = client.get("/api/search", query_string={"plate": "黑A12345"}).get_json()
+    assert got["question"] == "plate" and [r["camera_id"] for r in got["results"]] == EAST
+    got = client.get("/api/search", query_string={"camera": "PF-C002,PF-C003", "since": "2026-05-12T08:00",
+                                                  "until": "2026-05-12T08:01"}).get_json()  # local time
+    assert {r["camera_id"] for r in got["results"]} == {"PF-C002", "PF-C003"}
+    got = client.post("/api/search", json={"photo": [float(x) for x in ALICE]}).get_json()
+    assert [r["identity"] for r in got["results"]] == ["alice", "alice"]
+    got = client.get("/api/search", query_string={"companions": "黑A12345"}).get_json()
+    assert got["results"][0]["identity"] == "黑A88888" and len(got["results"][0]["shared"]) == 4
+    got = client.get("/api/search", query_string={"trajectories": "黑A12345"}).get_json()
+    assert [p["camera_id"] for p in got["results"][0]["points"]] == EAST
+    bad = client.get("/api/search", query_string={"plat": "黑A12345"})
+    assert bad.status_code == 400 and "unknown parameter" in bad.get_json()["error"]
+    assert client.get("/api/search", query_string={"plate": "nope"}).status_code == 400
