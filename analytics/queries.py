@@ -181,21 +181,20 @@ class SightingQueries:
         if probe.shape != (128,):
             raise QueryError("a face encoding has 128 numbers")
         s = t.sightings
-        query = select(s).where(s.c.kind == SightingKind.FACE.value, s.c.encoding.is_not(None))
-        query = _in_window(query, window)
+        query = select(s.c.id, s.c.encoding).where(s.c.kind == SightingKind.FACE.value,
+                                                   s.c.encoding.is_not(None))
+        query = _in_window(query, window)  # the partial index ix_sightings_face_ts
         with self.store.engine.connect() as conn:
             rows = conn.execute(query).all()
-        if not rows:
-            return []
-        matrix = np.frombuffer(b"".join(r.encoding for r in rows), dtype=np.float32).reshape(len(rows), 128)
-        distances = np.linalg.norm(matrix - probe, axis=1)
-        order = np.argsort(distances)
-        hits = []
-        for i in order[:limit]:
-            if distances[i] > tolerance:
-                break
-            hits.append(_with_cost(self._hit(rows[i]), float(distances[i])))
-        return hits
+            if not rows:
+                return []
+            matrix = np.frombuffer(b"".join(r.encoding for r in rows), dtype=np.float32).reshape(len(rows), 128)
+            distances = np.linalg.norm(matrix - probe, axis=1)
+            order = [i for i in np.argsort(distances)[:limit] if distances[i] <= tolerance]
+            if not order:
+                return []
+            by_id = {r.id: r for r in conn.execute(select(s).where(s.c.id.in_([rows[i].id for i in order])))}
+        return [_with_cost(self._hit(by_id[rows[i].id]), float(distances[i])) for i in order]
 
     # ------------------------------------------------------------ places
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 
@@ -87,6 +88,9 @@ sightings = Table(
     Column("encoding", LargeBinary()),  # 128 little-endian float32 for faces
     Index(None, "identity", "ts"),
     Index(None, "camera_id", "ts"),
+    # search by photo reads face encodings by time; faces are a few % of the rows
+    Index("ix_sightings_face_ts", "ts", sqlite_where=text("kind = 'face'"),
+          postgresql_where=text("kind = 'face'")),
 )
 
 camera_status = Table(

@@ -17,12 +17,13 @@ merged into others) in one transaction, so a replayed batch leaves the same rows
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, delete, select
@@ -36,12 +37,12 @@ from analytics.alerts import (
 )
 from analytics.camera_graph import CameraGraph
 from analytics.sighting_guard import SightingGuard
-from analytics.store import Store
+from analytics.store import Store, _sqlite_utc
 from streams.bus import Bus
 from streams.config import Settings
 from streams.consume import ConsumerLoop
 from streams.district import District
-from streams.records import Alert, Record, Sighting, SightingKind, Trajectory, TrajectoryPoint
+from streams.records import Alert, Record, Sighting
 from streams.topics import Topic
 from streams.watchlist import Watchlist
 
@@ -63,6 +64,8 @@ class TripRules:
     """Longer than this between two sightings ends a trip."""
     max_kmh: float = DEFAULT_MAX_KMH
     """Faster than this between two cameras cannot be one vehicle (or person)."""
+    max_span: timedelta = timedelta(hours=12)
+    """A trip longer than this is cut (a taxi on shift is many trips, not one that never ends)."""
     retain: timedelta = timedelta(hours=2)
     """Trips ended longer than this before the newest sighting leave memory (they stay stored)."""
 
@@ -84,7 +87,8 @@ def split_trips(points: Sequence[Point], graph: CameraGraph, rules: TripRules) -
     chains: list[list[Point]] = []
     open_chains: list[list[Point]] = []
     for p in sorted(points):
-        open_chains = [c for c in open_chains if p.ts - c[-1].ts <= rules.gap]
+        open_chains = [c for c in open_chains
+                       if p.ts - c[-1].ts <= rules.gap and p.ts - c[0].ts <= rules.max_span]
         best: list[Point] | None = None
         for chain in open_chains:
             last = chain[-1]
@@ -135,12 +139,12 @@ class TrajectoryBuilder:
     def identities_in_memory(self) -> int:
         return len(self._states)
 
-    def add(self, sightings: Sequence[Sighting]) -> list[Trajectory]:
-        """Fold a batch in; returns the trips written (new or grown). One transaction."""
+    def add(self, sightings: Sequence[Sighting]) -> list[str]:
+        """Fold a batch in; returns the ids of the trips written (new or grown). One transaction."""
         with self._lock:
             return self._add(sightings)
 
-    def _add(self, sightings: Sequence[Sighting]) -> list[Trajectory]:
+    def _add(self, sightings: Sequence[Sighting]) -> list[str]:
         by_key: dict[tuple[str, str], list[Point]] = defaultdict(list)
         for s in sightings:
             by_key[(s.kind.value, s.identity)].append(Point(s.ts, s.id, s.camera_id))
@@ -164,7 +168,7 @@ class TrajectoryBuilder:
         with self.store.transaction() as conn:
             if loads:
                 self._load(conn, loads)
-            written: list[Trajectory] = []
+            written: list[dict[str, Any]] = []
             gone: list[str] = []
             counts: list[dict[str, Any]] = []
             for key, new in fresh.items():
@@ -185,7 +189,7 @@ class TrajectoryBuilder:
             if gone:
                 conn.execute(delete(t.trajectories).where(t.trajectories.c.id.in_(gone)))
             if written:
-                Store._write_trajectories(self.store, conn, written)  # same transaction
+                self._write(conn, written)
             if counts:
                 self._count_identities(conn, counts)
         self.stats.trips_written += len(written)
@@ -194,30 +198,53 @@ class TrajectoryBuilder:
         if newest is not None and (self._watermark is None or newest > self._watermark):
             self._watermark = newest
             self._prune()
-        return written
+        return [row["id"] for row in written]
 
-    def _rebuild(self, key: tuple[str, str], state: _IdentityState) -> tuple[list[Trajectory], list[str]]:
+    def _rebuild(self, key: tuple[str, str], state: _IdentityState) -> tuple[list[dict[str, Any]], list[str]]:
         kind, identity = key
         chains = split_trips(list(state.points.values()), self.graph, self.rules)
         now: dict[str, list[Point]] = {trip_id(kind, identity, c[0].sighting_id): c for c in chains}
         written = []
+        trips: dict[str, tuple[str, ...]] = {}
         for tid, chain in now.items():
-            ids = tuple(p.sighting_id for p in chain)
+            ids = trips[tid] = tuple(p.sighting_id for p in chain)
             if state.trips.get(tid) != ids:
-                written.append(self._trajectory(tid, kind, identity, chain))
+                written.append(self._row(tid, kind, identity, chain))
         gone = [tid for tid in state.trips if tid not in now]
-        state.trips = {tid: tuple(p.sighting_id for p in c) for tid, c in now.items()}
+        state.trips = trips
         state.trip_end = {tid: c[-1].ts for tid, c in now.items()}
         return written, gone
 
-    def _trajectory(self, tid: str, kind: str, identity: str, chain: list[Point]) -> Trajectory:
+    def _row(self, tid: str, kind: str, identity: str, chain: list[Point]) -> dict[str, Any]:
+        """The trip as the store's `trajectories` row (points as `TrajectoryPoint` JSON)."""
         points = []
         for p in chain:
-            where = self.graph.position(p.camera_id)
-            points.append(TrajectoryPoint(sighting_id=p.sighting_id, camera_id=p.camera_id, ts=p.ts,
-                                          lat=where.lat, lon=where.lon))
-        return Trajectory(id=tid, kind=SightingKind(kind), identity=identity, start=chain[0].ts,
-                          end=chain[-1].ts, points=points)
+            where = self.graph.positions[p.camera_id]
+            points.append({"sighting_id": p.sighting_id, "camera_id": p.camera_id,
+                           "ts": p.ts.astimezone(UTC).isoformat().replace("+00:00", "Z"), "lat": where.lat, "lon": where.lon})
+        return {"id": tid, "kind": kind, "identity": identity, "start_ts": chain[0].ts,
+                "end_ts": chain[-1].ts, "point_count": len(chain), "points": points}
+
+    def _write(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Upsert trips by id (the newest version wins), the fast way on each dialect."""
+        tr = t.trajectories
+        if self.store.dialect == "sqlite":  # the hot path: skip SQLAlchemy's per-row processing
+            names = [c.name for c in tr.columns]
+            updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "id")
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.executemany(
+                    f"INSERT INTO trajectories ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+                    f"ON CONFLICT (id) DO UPDATE SET {updates}",
+                    [(r["id"], r["kind"], r["identity"], _sqlite_utc(r["start_ts"]), _sqlite_utc(r["end_ts"]),
+                      r["point_count"], json.dumps(r["points"], ensure_ascii=False)) for r in rows])
+            finally:
+                cursor.close()
+            return
+        stmt = self.store._insert(tr)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"], set_={c.name: stmt.excluded[c.name] for c in tr.columns if c.name != "id"})
+        conn.execute(stmt, rows)
 
     def _load(self, conn: Connection, loads: dict[tuple[str, str], datetime]) -> None:
         """Read back the stored trips that sightings of these identities might join."""
@@ -250,6 +277,18 @@ class TrajectoryBuilder:
 
     def _count_identities(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         ids = t.identities
+        if self.store.dialect == "sqlite":
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.executemany(
+                    "INSERT INTO identities (kind, identity, first_ts, last_ts, sightings) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (kind, identity) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts), "
+                    "last_ts = max(last_ts, excluded.last_ts), sightings = sightings + excluded.sightings",
+                    [(r["kind"], r["identity"], _sqlite_utc(r["first_ts"]), _sqlite_utc(r["last_ts"]),
+                      r["sightings"]) for r in rows])
+            finally:
+                cursor.close()
+            return
         stmt = self.store._insert(ids)
         stmt = stmt.on_conflict_do_update(
             index_elements=["kind", "identity"],
