@@ -32,6 +32,8 @@ from streams.records import ComplaintEventType as T
 
 DEFAULT_SILENCE = timedelta(hours=72)
 """A handled complaint the reporter never rates closes by silence after this long."""
+MAX_PENDING_CODES = 10_000
+"""Complaints whose just-published events are remembered until the store has them."""
 LIFECYCLE_NAMESPACE = uuid.UUID("0d6f3c1a-4f6b-4a55-9d0e-6c1f7b2e9a31")
 
 
@@ -174,6 +176,8 @@ class Lifecycle:
         with self._lock:
             self.bus.publish(event)
             self._pending.setdefault(event.code, []).append(event)
+            while len(self._pending) > MAX_PENDING_CODES:  # the store is not ingesting: forget the oldest
+                self._pending.pop(next(iter(self._pending)))
         flush = getattr(self.bus, "flush", None)
         if flush is not None:
             flush()

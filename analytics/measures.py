@@ -116,13 +116,20 @@ def histogram_median(histogram: Mapping[int, float]) -> float | None:
     return None
 
 
+def prior_mean(tallies: Iterable[DepartmentTally], prior: RatingPrior) -> float:
+    """The prior's mean: fixed, or the district's mean rating (3, the middle, before any)."""
+    if prior.mean is not None:
+        return prior.mean
+    rows = list(tallies)
+    total_n = sum(t.values[D_RATINGS] for t in rows)
+    return sum(t.values[D_RATING_SUM] for t in rows) / total_n if total_n else 3.0
+
+
 def rank_departments(tallies: Iterable[DepartmentTally], prior: RatingPrior = RatingPrior()
                      ) -> list[DepartmentScore]:
     """The satisfaction ranking: smoothed mean rating, best first (ties: more ratings first)."""
     rows = [t for t in tallies if t.values[D_VOLUME] > 0 or t.values[D_RATINGS] > 0]
-    total_sum = sum(t.values[D_RATING_SUM] for t in rows)
-    total_n = sum(t.values[D_RATINGS] for t in rows)
-    mean = prior.mean if prior.mean is not None else (total_sum / total_n if total_n else 3.0)
+    mean = prior_mean(rows, prior)
     scored = []
     for t in rows:
         v = t.values

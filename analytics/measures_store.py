@@ -99,16 +99,18 @@ class MeasuresReader:
         self.prior = prior or RatingPrior()
 
     def ranking(self) -> list[DepartmentScore]:
+        return rank_departments(self.tallies(), self.prior)
+
+    def tallies(self) -> list[DepartmentTally]:
         gd = t.governance_departments
         with self.store.engine.connect() as conn:
             rows = conn.execute(select(gd)).all()
-        tallies = [
+        return [
             DepartmentTally(r.department, [float(r.volume), float(r.handled), float(r.on_time),
                                            float(r.rating_sum), float(r.ratings)],
                             {int(k): float(n) for k, n in (r.histogram or {}).items()})
             for r in rows
         ]
-        return rank_departments(tallies, self.prior)
 
     def grid_level_counts(self, today: date) -> list[GridLevelCounts]:
         gl, gd = t.governance_grid_levels, t.governance_days

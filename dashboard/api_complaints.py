@@ -23,6 +23,7 @@ import flask
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analytics.lifecycle import Step, Transition, TransitionError, UnknownComplaint
+from analytics.measures import prior_mean, rank_departments
 from streams.config import Settings
 from streams.records import COMPLAINT_CODE_PATTERN, ComplaintSource
 
@@ -284,10 +285,13 @@ def transition(code: str, step: str) -> flask.Response:
 def rankings() -> flask.Response:
     svc = _services()
     names = {d.id: d.name_zh for d in svc.district.departments}
-    rows = svc.reader.ranking()
+    tallies = svc.reader.tallies()
+    prior = svc.reader.prior
+    rows = rank_departments(tallies, prior)
     return flask.jsonify(
-        prior={"mean": svc.reader.prior.mean if svc.reader.prior.mean is not None else "district mean",
-               "weight": svc.reader.prior.weight},
+        prior={"mean": round(prior_mean(tallies, prior), 4), "weight": prior.weight,
+               "mean_is": "fixed" if prior.mean is not None else "the district's mean rating",
+               "formula": "(weight * mean + sum of ratings) / (weight + ratings)"},
         departments=[{**_json(r), "name": names.get(r.department, r.department)} for r in rows])
 
 
