@@ -69,6 +69,26 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
+@dataclass(frozen=True, slots=True)
+class LoopSchedule:
+    """Where a recorded clip sits in a repeating scenario, on the wall clock.
+
+    The scenario repeats every `cycle_s` seconds counted from `epoch` (Unix time; 0 for
+    the demo, so every process and every restart agrees); this clip plays from
+    `offset_s` into each cycle, and the rest of the time the camera shows the clip's
+    first frame (the empty street). Cameras of one scenario thus stay in step, and a
+    car seen by one camera reaches the next one when it would in the recording.
+    """
+
+    cycle_s: float
+    offset_s: float = 0.0
+    epoch: float = 0.0
+
+    def phase(self, now: float) -> float:
+        """Seconds since this clip's start in the current cycle (may exceed its length)."""
+        return ((now - self.epoch) % self.cycle_s - self.offset_s) % self.cycle_s
+
+
 class CaptureError(RuntimeError):
     """Why a source cannot give frames now, phrased for the operator's status line."""
 
@@ -128,9 +148,8 @@ class Capture:
     """One camera's frames, reconnecting forever (live) or until the file ends.
 
     `loop=True` replays a file forever. `pace=True` delivers a file's frames at its own
-    frame rate, as a camera would. `wall_epoch` (with `loop`) locks a file to the wall
-    clock: frame position = (now - epoch) mod duration, so a restarted pipeline resumes
-    where the camera "is", and every demo camera stays in step with the others.
+    frame rate, as a camera would. `schedule` (the demo; implies loop and pace) locks a
+    file to the wall clock, so a restarted pipeline resumes where the camera "is".
     """
 
     def __init__(
@@ -142,7 +161,7 @@ class Capture:
         pace: bool = False,
         timestamps: Timestamps = Timestamps.WALL,
         media_start: datetime | None = None,
-        wall_epoch: float | None = None,
+        schedule: LoopSchedule | None = None,
         open_timeout_s: float = OPEN_TIMEOUT_S,
         read_timeout_s: float = READ_TIMEOUT_S,
         backoff_s: tuple[float, ...] = BACKOFF_S,
@@ -151,11 +170,11 @@ class Capture:
         self.camera_id = camera_id
         self.url = url
         self.kind = source_kind(url)
-        self.loop = loop
-        self.pace = pace
+        self.schedule = schedule
+        self.loop = loop or schedule is not None
+        self.pace = pace or schedule is not None
         self.timestamps = timestamps
         self.media_start = media_start or datetime.now(UTC)
-        self.wall_epoch = wall_epoch
         self.open_timeout_s = open_timeout_s
         self.read_timeout_s = read_timeout_s
         self.backoff_s = backoff_s
@@ -234,20 +253,47 @@ class Capture:
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self.frame_count = int(count) if self.kind is SourceKind.FILE and count and count > 0 else 0
         self.frames_read = 0
-        if self.wall_epoch is not None and self.loop and self.frame_count:
-            self._seek_to_wall_clock(cap)
         return cap
 
-    def _seek_to_wall_clock(self, cap: cv2.VideoCapture) -> None:
-        position = self._wall_position()
-        if position > 0:
+    def _clip_seconds(self) -> float:
+        return self.frame_count / self.source_fps if self.frame_count else 0.0
+
+    def _seek_to_schedule(self, cap: cv2.VideoCapture) -> None:
+        """Start where the clip is now in its window (a restart resumes mid-clip)."""
+        assert self.schedule is not None
+        position = int(self.schedule.phase(self.clock()) * self.source_fps)
+        if 0 < position < self.frame_count:
             cap.set(cv2.CAP_PROP_POS_FRAMES, position)
             self.frames_read = position
 
-    def _wall_position(self) -> int:
-        assert self.wall_epoch is not None
-        elapsed = max(self.clock() - self.wall_epoch, 0.0)
-        return int(elapsed * self.source_fps) % max(self.frame_count, 1)
+    def _idle(self, stop: threading.Event, every_s: float, cap: cv2.VideoCapture) -> Iterator[Frame]:
+        """Outside its window a scheduled clip shows its first frame (the empty street)
+        at its frame rate, until the window opens again."""
+        assert self.schedule is not None
+        ok, image = cap.read()
+        if not ok or image is None:
+            return
+        self.frames_read = 0
+        fps = self.source_fps
+        period = 1.0 / fps
+        next_due = 0.0
+        clip_s = self._clip_seconds()
+        while not stop.is_set():
+            now = self.clock()
+            phase = self.schedule.phase(now)
+            if phase < clip_s - period:  # the window is open
+                return
+            with self._lock:
+                self._grab_times.append(now)
+                self._last_frame_wall = now
+            self._stream_index += 1
+            if now >= next_due:
+                next_due = now + max(every_s, period)
+                ts = self._timestamp(now, 0)
+                with self._lock:
+                    self._last_frame_ts = ts
+                yield Frame(camera_id=self.camera_id, index=0, ts=ts, image=image)
+            time.sleep(min(period, max(0.0, self.schedule.cycle_s - phase) + 0.001))
 
     # ------------------------------------------------------------ reading
 
@@ -279,6 +325,11 @@ class Capture:
             log.info("camera %s: opened %s (%.1f fps%s)", self.camera_id, redact(self.url),
                      self.source_fps, f", {self.frame_count} frames" if self.frame_count else "")
             try:
+                if self.schedule is not None and self.frame_count:
+                    if self.schedule.phase(self.clock()) >= self._clip_seconds() - 1.0 / self.source_fps:
+                        yield from self._idle(stop, every_s, cap)
+                        continue  # reopen at the window's start
+                    self._seek_to_schedule(cap)
                 got_any = yield from self._read_open(cap, stop, every_s)
             finally:
                 cap.release()

@@ -24,23 +24,27 @@ class MotionGate:
     def __init__(
         self,
         work_width: int = WORK_WIDTH,
-        history: int = 60,
-        var_threshold: float = 25.0,
-        min_area_share: float = 0.0008,
-        pad_share: float = 0.25,
+        history: int = 120,
+        var_threshold: float = 16.0,
+        min_area_share: float = 0.0005,
+        pad_share: float = 0.5,
         whole_frame_share: float = 0.55,
         max_regions: int = 8,
+        hold_frames: int = 3,
     ) -> None:
         self.work_width = work_width
         self.min_area_share = min_area_share
         self.pad_share = pad_share
         self.whole_frame_share = whole_frame_share
         self.max_regions = max_regions
+        self.hold_frames = hold_frames
         self._model = cv2.createBackgroundSubtractorMOG2(
             history=history, varThreshold=var_threshold, detectShadows=False
         )
-        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
         self._frames = 0
+        self._recent: list[tuple[int, BBox]] = []  # (frame number, box) of recent motion
         self.last_mask: np.ndarray | None = None
 
     def regions(self, image: np.ndarray) -> list[BBox]:
@@ -59,22 +63,24 @@ class MotionGate:
         if self._frames == 1:
             return [(0, 0, width, height)]
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._kernel)
-        mask = cv2.dilate(mask, self._kernel, iterations=2)
+        mask = cv2.dilate(mask, self._grow, iterations=2)
         self.last_mask = mask
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         min_area = self.min_area_share * mask.shape[0] * mask.shape[1]
-        boxes: list[BBox] = []
         for contour in contours:
             x, y, w, h = cv2.boundingRect(contour)
             if w * h < min_area:
                 continue
             pad_x, pad_y = w * self.pad_share, h * self.pad_share
-            boxes.append((
+            self._recent.append((self._frames, (
                 max(0, int((x - pad_x) / scale)), max(0, int((y - pad_y) / scale)),
                 min(width, int((x + w + pad_x) / scale) + 1),
                 min(height, int((y + h + pad_y) / scale) + 1),
-            ))
-        boxes = merge_boxes(boxes)
+            )))
+        # a slow or uniform mover shows only some of its edges in a given frame: keep the
+        # areas that moved in the last few frames (the face above moving shoulders, too)
+        self._recent = [(n, b) for n, b in self._recent if self._frames - n < self.hold_frames]
+        boxes = merge_boxes([b for _, b in self._recent])
         covered = sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes)
         if len(boxes) > self.max_regions or covered > self.whole_frame_share * width * height:
             return [(0, 0, width, height)]

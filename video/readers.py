@@ -33,13 +33,14 @@ class ReaderUnavailable(RuntimeError):
     """A detector cannot be loaded (models missing, broken install); says how to fix it."""
 
 
-def load_plate_reader() -> PlateReader:
+def load_plate_reader(use_ppocr: bool = True) -> PlateReader:
+    """The plate recognizer with its committed models (sha256-checked by video.plates)."""
     try:
-        from video.plates import PlateRecognizer  # type: ignore[attr-defined]
+        from video.plates.recognizer import PlateRecognizer
     except ImportError as exc:
         raise ReaderUnavailable(f"the plate recognizer is not installed: {exc}") from exc
     try:
-        return PlateRecognizer.load()
+        return PlateRecognizer.load(use_ppocr=use_ppocr)
     except Exception as exc:  # missing weights, onnxruntime problems: say which
         raise ReaderUnavailable(f"the plate recognizer cannot load its models: {exc}") from exc
 

@@ -1,0 +1,226 @@
+"""Video pipeline speed on one core: decode-only vs the full pipeline vs a naive one.
+
+    cityops bench video [--clips PF-C002.mp4 PF-C005_rain.mp4] [--seconds 20] [--write]
+    python bench/bench_video.py ...
+
+On the same 720p sample clips, in one run, pinned to one core (so the figures are per
+core): (a) decode only: every frame decoded to BGR, as any pipeline must at least;
+(b) the full pipeline: sampling at 2 analysed fps, motion gate, plates and faces in the
+moving regions, tracking, one sighting per pass; (c) the naive pipeline: both detectors
+on every whole frame. Reports b/a and the recall of b and c against the clips' truth,
+then what that means for cameras per core and for the district's 152 cameras.
+`--write` replaces the `## Video` section of docs/BENCHMARKS.md (other sections kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from streams.records import Sighting  # noqa: E402
+from video.camera_pipeline import CameraPipeline, PipelineOptions  # noqa: E402
+from video.capture import Capture, Timestamps  # noqa: E402
+from video.scoring import ClipTruth, load_clip_truth, map_face_identities, overall, score_clip  # noqa: E402
+
+DEFAULT_CLIPS = ("PF-C002.mp4", "PF-C005_rain.mp4")
+DISTRICT_CAMERAS = 152
+
+
+@dataclass(slots=True)
+class RunResult:
+    frames: int = 0
+    seconds: float = 0.0
+    sightings: dict[str, list[Sighting]] = field(default_factory=dict)
+    stage_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def _frames(video: Path, truth: ClipTruth | None, seconds: float, every_s: float):
+    start = truth.start if truth else None
+    capture = Capture(video.stem, str(video), timestamps=Timestamps.MEDIA, media_start=start)
+    limit = None
+    for frame in capture.frames(threading.Event(), every_s=every_s):
+        limit = limit or int(seconds * capture.source_fps)
+        if capture.frames_read > limit:
+            break
+        yield capture, frame
+
+
+def decode_only(clips: list[tuple[Path, ClipTruth | None]], seconds: float) -> RunResult:
+    result = RunResult()
+    for video, truth in clips:
+        started = time.perf_counter()
+        count = 0
+        for _capture, _frame in _frames(video, truth, seconds, every_s=0.0):
+            count += 1
+        result.seconds += time.perf_counter() - started
+        result.frames += count
+    return result
+
+
+def pipeline_run(clips: list[tuple[Path, ClipTruth | None]], seconds: float, naive: bool,
+                 analysed_fps: float) -> RunResult:
+    from video.readers import FaceReader, load_plate_reader
+
+    plates = load_plate_reader()
+    result = RunResult(stage_s={"gate": 0.0, "plates": 0.0, "faces": 0.0, "identify": 0.0})
+    with tempfile.TemporaryDirectory() as home:
+        faces = FaceReader(Path(home))
+        try:
+            for video, truth in clips:
+                camera = truth.camera_id if truth else video.stem
+                fps_source = truth.fps if truth else 25.0
+                options = PipelineOptions(analysed_fps=fps_source if naive else analysed_fps, gate=not naive,
+                                          snapshots=False)
+                pipeline = CameraPipeline(camera, plates=plates, faces=faces, options=options)
+                found: list[Sighting] = []
+                started = time.perf_counter()
+                last_read = 0
+                for capture, frame in _frames(video, truth, seconds, every_s=0.0 if naive else 1.0 / analysed_fps):
+                    found += pipeline.process(frame)
+                    last_read = capture.frames_read
+                found += pipeline.finish()
+                result.seconds += time.perf_counter() - started
+                result.frames += last_read
+                result.sightings[video.name] = found
+                for stage in result.stage_s:
+                    result.stage_s[stage] += getattr(pipeline.stats, f"{stage}_s")
+        finally:
+            faces.close()
+    return result
+
+
+def _cut(truth: ClipTruth, seconds: float) -> ClipTruth:
+    """The truth of the first `seconds` of a clip (passes that start within them)."""
+    end = truth.start + timedelta(seconds=seconds)
+    passes = tuple(p for p in truth.passes if p.first < end - timedelta(seconds=1.0))
+    return ClipTruth(truth.file, truth.camera_id, truth.start, truth.fps, truth.frames, passes)
+
+
+def recall(run: RunResult, clips: list[tuple[Path, ClipTruth | None]], seconds: float) -> dict:
+    pairs = [(_cut(t, seconds), run.sightings.get(v.name, [])) for v, t in clips if t is not None]
+    face_map = map_face_identities(pairs, timedelta(0), 1.5)
+    scores = [score_clip(t, s, timedelta(0), 1.5, face_map) for t, s in pairs]
+    total = overall(scores)
+    return {kind: {"recall": total[kind].recall, "precision": total[kind].precision,
+                   "truth": total[kind].truth} for kind in ("plate", "face")}
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def run_video_bench(clips: list[Path] | None = None, seconds: float = 20.0, analysed_fps: float = 2.0,
+                    write: Path | None = None, pin_core: bool = True, naive: bool = True) -> int:
+    """Measure (a), (b), (c); print the table; with `write`, update BENCHMARKS.md's Video section."""
+    media = ROOT / "sample_media"
+    paths = clips or [media / name for name in DEFAULT_CLIPS]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        print(f"bench video: missing {', '.join(map(str, missing))} (python -m sample_media.generate)",
+              file=sys.stderr)
+        return 2
+    if pin_core and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    import cv2
+
+    cv2.setNumThreads(1)
+    pairs = [(p, load_clip_truth(p)) for p in paths]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"bench video: {len(paths)} clip(s) x {seconds:.0f} s, one core, load average {load:.1f}")
+    a = decode_only(pairs, seconds)
+    print(f"(a) decode only:  {a.fps:7.1f} frames/s")
+    b = pipeline_run(pairs, seconds, naive=False, analysed_fps=analysed_fps)
+    print(f"(b) pipeline:     {b.fps:7.1f} frames/s  (b/a = {b.fps / a.fps:.2f})  stages {b.stage_s}")
+    b_recall = recall(b, pairs, seconds)
+    c = pipeline_run(pairs, seconds, naive=True, analysed_fps=analysed_fps) if naive else None
+    c_recall = recall(c, pairs, seconds) if c else None
+    if c:
+        print(f"(c) naive:        {c.fps:7.1f} frames/s  stages {c.stage_s}")
+    source_fps = next((t.fps for _, t in pairs if t), 25.0)
+    per_core = b.fps / source_fps
+    cores = DISTRICT_CAMERAS / per_core if per_core else float("inf")
+    lines = [
+        "| run | frames/s (one core) | plate recall | face recall | plate precision | face precision |",
+        "|---|---|---|---|---|---|",
+        f"| (a) decode only | {a.fps:.1f} | | | | |",
+        f"| (b) pipeline, {analysed_fps:g} analysed fps, motion-gated | {b.fps:.1f} | {_pct(b_recall['plate']['recall'])} "
+        f"| {_pct(b_recall['face']['recall'])} | {_pct(b_recall['plate']['precision'])} | {_pct(b_recall['face']['precision'])} |",
+    ]
+    if c and c_recall:
+        lines.append(f"| (c) naive: detectors on every whole frame | {c.fps:.1f} | {_pct(c_recall['plate']['recall'])} "
+                     f"| {_pct(c_recall['face']['recall'])} | {_pct(c_recall['plate']['precision'])} "
+                     f"| {_pct(c_recall['face']['precision'])} |")
+    table = "\n".join(lines)
+    print(table)
+    summary = (f"b/a = {b.fps / a.fps:.2f}; one core sustains {per_core:.1f} cameras of {source_fps:g} fps "
+               f"at {analysed_fps:g} analysed fps, so {DISTRICT_CAMERAS} cameras need ~{cores:.0f} cores")
+    print(summary)
+    document = {"clips": [p.name for p in paths], "seconds": seconds, "load_average": load,
+                "a_fps": a.fps, "b_fps": b.fps, "c_fps": c.fps if c else None, "b_recall": b_recall,
+                "c_recall": c_recall, "b_stage_s": b.stage_s, "c_stage_s": c.stage_s if c else None,
+                "cameras_per_core": per_core, "cores_for_152": cores}
+    print(json.dumps(document, ensure_ascii=False, default=str))
+    if write is not None:
+        _write_section(write, paths, seconds, load, table, summary, b, c, b_recall, c_recall)
+    return 0
+
+
+def _write_section(path: Path, paths: list[Path], seconds: float, load: float, table: str, summary: str,
+                   b: RunResult, c: RunResult | None, b_recall: dict, c_recall: dict | None) -> None:
+    """Replace (or add) the `## Video` section, re-reading the file right before writing."""
+    clips = ", ".join(f"`{p.name}`" for p in paths)
+    body = (
+        "## Video\n\n"
+        f"Command: `cityops bench video --write` (or `python bench/bench_video.py --write`). "
+        f"{clips}, first {seconds:.0f} s each (720p H.264), the process pinned to one core, "
+        f"measured on {platform.machine()} with load average {load:.1f} (other work shared the "
+        "machine: read these as lower bounds).\n\n"
+        f"{table}\n\n{summary}.\n\n"
+        f"Where (b) spends its time (s): {', '.join(f'{k} {v:.1f}' for k, v in b.stage_s.items())}"
+        + (f"; (c): {', '.join(f'{k} {v:.1f}' for k, v in c.stage_s.items())}" if c else "")
+        + ".\n"
+    )
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"^## Video\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(body + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + body
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote the Video section of {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clips", nargs="+", type=Path, help="720p clips with truth (default: two samples)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="first seconds of each clip")
+    parser.add_argument("--fps", type=float, default=2.0, help="analysed fps of (b)")
+    parser.add_argument("--no-naive", action="store_true", help="skip (c), the slow one")
+    parser.add_argument("--write", nargs="?", const=ROOT / "docs" / "BENCHMARKS.md", type=Path,
+                        help="update the Video section of docs/BENCHMARKS.md (or this file)")
+    args = parser.parse_args(argv)
+    clips = [c if c.is_absolute() or c.exists() else ROOT / "sample_media" / c for c in args.clips] \
+        if args.clips else None
+    return run_video_bench(clips, args.seconds, args.fps, args.write, naive=not args.no_naive)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The camera pipeline on real pixels: one sighting per pass, best view, no duplicate after
+a restart; the gate, the tracker wrapper and the plate consensus on their own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sample_media.scenario import Appearance, Vehicle
+from streams.records import Sighting, SightingKind
+from tests.video_helpers import as_frames, street_frames
+from video.camera_pipeline import CameraPipeline, PipelineOptions, PlateRead, plate_consensus
+from video.motion import MotionGate
+from video.pass_journal import PassJournal
+from video.tracking import Tracker
+
+FPS = 2.0  # analysed frames per second, rendered directly
+
+
+def _read(text: str, chars: list[float]) -> PlateRead:
+    return PlateRead(text, float(np.mean(chars)), chars, (0, 0, 100, 30),
+                     datetime(2026, 5, 12, tzinfo=UTC), 0, "blue")
+
+
+def test_consensus_votes_per_character_and_repairs_a_plate_nobody_read_whole() -> None:
+    reads = [
+        _read("黑A1Z345", [0.9, 0.9, 0.9, 0.4, 0.9, 0.9, 0.9]),
+        _read("黑A12B45", [0.9, 0.9, 0.9, 0.9, 0.3, 0.9, 0.9]),
+        _read("黑A12B45", [0.9, 0.9, 0.9, 0.9, 0.35, 0.9, 0.9]),
+    ]
+    text, support = plate_consensus(reads)
+    assert text == "黑A12345"
+    assert 0 < support <= 1
+    # a clear majority of whole reads wins as it is
+    majority = [_read("苏E12G45", [0.95] * 7)] * 3 + [_read("苏E12645", [0.6] * 7)]
+    assert plate_consensus(majority)[0] == "苏E12G45"
+
+
+def test_tracker_keeps_one_id_per_object_including_its_first_box() -> None:
+    tracker = Tracker()
+    ids_a, ids_b = [], []
+    for k in range(6):
+        x = 100 + 90 * k  # a car moving 90 px per analysed frame, a person slowly
+        ids = tracker.update([(x, 300, x + 150, 350), (900, 100 + 5 * k, 1000, 220 + 5 * k)], [0.9, 0.8], k / FPS)
+        ids_a.append(ids[0])
+        ids_b.append(ids[1])
+    assert len(set(ids_a)) == 1 and len(set(ids_b)) == 1 and ids_a[0] != ids_b[0]
+
+
+def test_gate_sees_nothing_in_a_still_scene_and_the_mover_in_a_busy_one() -> None:
+    walker = Appearance("face", "grace_hopper", start=0.5, duration=6.0)
+    frames = street_frames([walker], seconds=4.0, fps=FPS)
+    gate = MotionGate()
+    assert gate.regions(frames[0]) == [(0, 0, 1280, 720)]  # first frame: look everywhere once
+    still = MotionGate()
+    for _ in range(4):
+        regions = still.regions(frames[0])
+    assert regions == []
+    boxes = [gate.regions(f) for f in frames[1:]]
+    assert all(len(b) >= 1 for b in boxes[1:])
+    x1, y1, x2, y2 = boxes[-1][0]
+    assert x1 > 800 and x2 - x1 < 640  # the walker on the right, not the whole frame
+
+
+@pytest.fixture()
+def faces(tmp_path: Path):
+    from video.readers import FaceReader
+
+    reader = FaceReader(tmp_path)
+    yield reader
+    reader.close()
+
+
+def _walk(name: str, start: float, duration: float = 6.0) -> Appearance:
+    return Appearance("face", name, start=start, duration=duration)
+
+
+def test_one_face_sighting_per_person_per_pass(tmp_path: Path, faces) -> None:
+    people = [_walk("grace_hopper", 0.5), _walk("t1_person_3", 8.0)]
+    frames = as_frames(street_frames(people, seconds=16.5, fps=FPS), FPS)
+    pipeline = CameraPipeline("PF-C001", plates=None, faces=faces, home=tmp_path,
+                              options=PipelineOptions(analysed_fps=FPS, plates=False))
+    sightings: list[Sighting] = []
+    for frame in frames:
+        sightings += pipeline.process(frame)
+    sightings += pipeline.finish()
+    assert [s.kind for s in sightings] == [SightingKind.FACE, SightingKind.FACE]
+    first, second = sightings
+    assert first.identity != second.identity
+    start = frames[0].ts
+    assert start + timedelta(seconds=0.5) <= first.ts <= start + timedelta(seconds=6.5)
+    assert start + timedelta(seconds=8.0) <= second.ts <= start + timedelta(seconds=14.0)
+    for s in sightings:
+        assert s.encoding is not None and len(s.encoding) == 128
+        assert s.bbox[2] - s.bbox[0] >= 100  # the best view is a near, large one
+        assert s.snapshot and (tmp_path / s.snapshot).is_file()
+
+
+def test_a_restart_mid_pass_does_not_repeat_the_sighting(tmp_path: Path, faces) -> None:
+    """Pipeline A emits early (a long pass) and dies; B resumes a second earlier on the same
+    camera with the same journal: the person is not sighted twice. Without the journal
+    the same frames do give a second sighting (the test is not vacuous)."""
+    frames = as_frames(street_frames([_walk("grace_hopper", 0.5, 8.0)], seconds=11.0, fps=FPS), FPS)
+    options = PipelineOptions(analysed_fps=FPS, plates=False, max_pass_s=2.0, snapshots=False)
+    journal_path = tmp_path / "journal.json"
+
+    def run(part: list, journal: PassJournal) -> list[Sighting]:
+        pipeline = CameraPipeline("PF-C001", plates=None, faces=faces, options=options, journal=journal)
+        out: list[Sighting] = []
+        for frame in part:
+            found = pipeline.process(frame)
+            pipeline.acknowledge(found)
+            out += found
+        return out + pipeline.finish()
+
+    before = run(frames[:10], PassJournal(journal_path))  # dies after 5 s, mid-pass
+    assert len(before) == 1
+    after = run(frames[8:], PassJournal(journal_path))  # restarted, one second of overlap
+    assert after == []
+    control = run(frames[8:], PassJournal(None))
+    assert len(control) == 1 and control[0].identity == before[0].identity
+
+
+def test_a_sighting_written_but_not_acknowledged_is_published_again_with_its_id(tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    now = datetime(2026, 5, 12, 8, tzinfo=UTC)
+    sighting = Sighting(camera_id="PF-C001", ts=now, kind=SightingKind.PLATE, identity="黑A12345",
+                        confidence=0.9, bbox=(1, 2, 3, 4))
+    PassJournal(path).begin(sighting, now)  # then the process dies before the bus ack
+    pending = PassJournal(path).pending()
+    assert [s.id for s in pending] == [sighting.id]
+    journal = PassJournal(path)
+    journal.done(pending)
+    assert PassJournal(path).pending() == []
+    assert journal.same_pass("plate", "黑A12345", now + timedelta(seconds=5), now + timedelta(seconds=6))
+    assert not journal.same_pass("plate", "黑A12345", now + timedelta(seconds=60), now + timedelta(seconds=61))
+
+
+def _plates_or_skip():
+    from video.readers import ReaderUnavailable, load_plate_reader
+
+    try:
+        return load_plate_reader()
+    except ReaderUnavailable as exc:
+        pytest.skip(f"plate models not available yet: {exc}")
+
+
+def test_each_car_gives_one_plate_sighting_with_its_exact_text(tmp_path: Path) -> None:
+    plates = _plates_or_skip()
+    cars = []
+    for i, (plate, kind, lane, start) in enumerate([("黑A12345", "blue", 0, 0.5), ("黑AD12345", "green", 1, 2.0),
+                                                     ("京N8G520", "blue", 0, 5.5)]):
+        appearance = Appearance("plate", f"v{i}", start=start, duration=5.0, lane=lane)
+        appearance.vehicle = Vehicle(f"v{i}", plate, kind, "sedan", (200, 200, 205))  # type: ignore[attr-defined]
+        cars.append(appearance)
+    frames = as_frames(street_frames(cars, seconds=12.0, fps=FPS), FPS)
+    pipeline = CameraPipeline("PF-C002", plates=plates, faces=None, home=tmp_path,
+                              options=PipelineOptions(analysed_fps=FPS, faces=False))
+    sightings: list[Sighting] = []
+    for frame in frames:
+        sightings += pipeline.process(frame)
+    sightings += pipeline.finish()
+    assert sorted(s.identity for s in sightings) == sorted(["黑A12345", "黑AD12345", "京N8G520"])
+    for s in sightings:
+        assert s.snapshot and (tmp_path / s.snapshot).is_file()
+        assert s.plate_color

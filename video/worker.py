@@ -1,0 +1,421 @@
+"""`cityops worker`: camera pipelines in a pool of processes, supervised, with heartbeats.
+
+    cityops worker --cameras /config/cameras.csv --shard 1/4 --bus kafka://...
+    cityops worker --demo --cameras 6
+
+Layout: the parent process is a supervisor; it splits its cameras over `processes` child
+processes (default: one per core) and restarts a child that dies, within seconds (1 s,
+then 2 s, then 5 s if it keeps dying), telling the status topic meanwhile that its
+cameras are down and why. Inside a child each camera runs in its own thread (capture,
+gate, detectors, tracker: `camera_pipeline`); a camera whose pipeline raises is restarted
+the same way, alone. A heartbeat thread per child publishes every camera's
+`CameraStatus` every 2 s and at once when it changes, so the map shows a dead camera
+within seconds. Each camera's `PassJournal` makes a restart neither repeat nor lose a
+pass. Frames never leave the process: only sightings (and snapshot paths) go on the bus.
+
+Demo: the district's first N cameras replay `sample_media/PF-C00k.mp4` at real time in
+the recorded scenario's rhythm (see `LoopSchedule`), forever; each loop gives new
+sightings with new ids and current times. The district's other cameras stay configured
+but idle (no stream, no status).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from streams.bus import Bus, open_bus
+from streams.config import REPO_ROOT, Settings
+from streams.records import CameraStatus, Sighting
+from video.camera_config import CameraSource, load_cameras_csv, parse_shard, shard
+from video.camera_pipeline import DEFAULT_ANALYSED_FPS
+from video.capture import Capture, LoopSchedule, redact
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 2.0
+RESTART_BACKOFF_S = (1.0, 2.0, 5.0)
+"""Waits before restarting a crashed pipeline or process: all well under 10 s."""
+DEFAULT_CAMERAS_CSV = Path("/config/cameras.csv")
+SAMPLE_MEDIA = REPO_ROOT / "sample_media"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraJob:
+    """One camera for one pipeline: where to read, how often to analyse, demo timing."""
+
+    camera_id: str
+    url: str
+    analysed_fps: float = DEFAULT_ANALYSED_FPS
+    schedule: LoopSchedule | None = None
+    loop_files: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    plates: bool = True
+    faces: bool = True
+    snapshots: bool = True
+
+
+# ---------------------------------------------------------------- which cameras
+
+
+def demo_jobs(count: int, media: Path = SAMPLE_MEDIA, district_file: Path | None = None,
+              analysed_fps: float = DEFAULT_ANALYSED_FPS) -> list[CameraJob]:
+    """The district's first `count` cameras that have a sample clip `<camera_id>.mp4`."""
+    from streams.district import load_district
+
+    cameras = load_district(district_file).cameras[:count]
+    timing = _scenario_timing(media)
+    jobs = []
+    for camera in cameras:
+        clip = media / f"{camera.id}.mp4"
+        if not clip.is_file():
+            log.info("demo: no sample clip for %s: it stays idle", camera.id)
+            continue
+        cycle, offset = timing.get(clip.name, (None, 0.0))
+        schedule = LoopSchedule(cycle_s=cycle, offset_s=offset) if cycle else None
+        jobs.append(CameraJob(camera.id, str(clip), analysed_fps, schedule))
+    return jobs
+
+
+def _scenario_timing(media: Path) -> dict[str, tuple[float, float]]:
+    """file -> (cycle_s, offset_s) from sample_media/truth.json, if it is there."""
+    try:
+        truth = json.loads((media / "truth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    timing: dict[str, tuple[float, float]] = {}
+    for scenario in truth.get("scenarios", []):
+        for clip in scenario.get("clips", []):
+            timing[clip["file"]] = (float(scenario["cycle_s"]), float(clip["offset_s"]))
+    return timing
+
+
+def config_jobs(sources: list[CameraSource], analysed_fps: float = DEFAULT_ANALYSED_FPS) -> list[CameraJob]:
+    return [CameraJob(s.camera_id, s.url, s.analysed_fps or analysed_fps) for s in sources if s.url]
+
+
+# ---------------------------------------------------------------- inside a child process
+
+
+class CameraRunner(threading.Thread):
+    """One camera: capture -> pipeline -> bus, restarted on failure, forever."""
+
+    def __init__(self, job: CameraJob, settings: Settings, bus: Bus, options: WorkerOptions,
+                 plate_reader: object | None, plate_lock: threading.Lock, stop: threading.Event,
+                 reader_problem: str | None = None) -> None:
+        super().__init__(name=f"camera-{job.camera_id}", daemon=True)
+        self.job = job
+        self.settings = settings
+        self.bus = bus
+        self.options = options
+        self.plate_reader = plate_reader
+        self.plate_lock = plate_lock
+        self.stop_event = stop
+        self.reader_problem = reader_problem
+        self.capture: Capture | None = None
+        self.crash: str | None = None
+        self.sightings = 0
+
+    def run(self) -> None:
+        failures = 0
+        while not self.stop_event.is_set():
+            try:
+                self._run_once()
+                if self.capture is not None and self.capture.finished:
+                    return
+                failures = 0
+            except Exception as exc:  # a pipeline bug must not take the other cameras down
+                self.crash = f"pipeline crashed: {type(exc).__name__}: {exc}"[:400]
+                log.exception("camera %s: %s", self.job.camera_id, self.crash)
+                delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
+                failures += 1
+                if self.stop_event.wait(delay):
+                    return
+
+    def _run_once(self) -> None:
+        from video.camera_pipeline import CameraPipeline, PipelineOptions
+        from video.pass_journal import PassJournal
+        from video.readers import FaceReader, ReaderUnavailable
+
+        job = self.job
+        journal = PassJournal(self.settings.home / "video" / "journal" / f"{job.camera_id}.json")
+        self._publish(journal.pending(), None)  # written before a crash, maybe not sent
+        faces = None
+        if self.options.faces:
+            try:
+                faces = FaceReader(self.settings.home)
+            except ReaderUnavailable as exc:
+                self.reader_problem = str(exc)
+        plates = _LockedPlates(self.plate_reader, self.plate_lock) if self.plate_reader else None
+        pipeline = CameraPipeline(
+            job.camera_id, plates=plates, faces=faces,
+            options=PipelineOptions(analysed_fps=job.analysed_fps, plates=plates is not None,
+                                    faces=faces is not None, snapshots=self.options.snapshots),
+            home=self.settings.home, journal=journal,
+        )
+        self.capture = Capture(job.camera_id, job.url, loop=job.loop_files, pace=job.schedule is not None,
+                               schedule=job.schedule)
+        self.crash = None
+        try:
+            for frame in self.capture.frames(self.stop_event, every_s=1.0 / job.analysed_fps):
+                self._publish(pipeline.process(frame), pipeline)
+            self._publish(pipeline.finish(), pipeline)  # stopping or end of file: nothing left open
+        finally:
+            if faces is not None:
+                faces.close()
+
+    def _publish(self, sightings: list[Sighting], pipeline: object | None) -> None:
+        if not sightings:
+            return
+        for sighting in sightings:
+            self.bus.publish(sighting)
+        self.bus.flush()
+        self.sightings += len(sightings)
+        if pipeline is not None:
+            pipeline.acknowledge(sightings)  # type: ignore[attr-defined]
+
+    def status(self, worker: str) -> CameraStatus:
+        now = datetime.now(UTC)
+        if self.capture is None:
+            return CameraStatus(camera_id=self.job.camera_id, ts=now, online=False,
+                                error=self.crash or "starting up", worker=worker)
+        health = self.capture.health()
+        error = self.crash or health.error
+        if error is None and self.reader_problem:
+            error = self.reader_problem
+        return CameraStatus(camera_id=self.job.camera_id, ts=now, online=health.online and self.crash is None,
+                            fps_in=health.fps_in, last_frame_ts=health.last_frame_ts,
+                            error=error[:500] if error else None, worker=worker)
+
+
+class _LockedPlates:
+    """One plate model per process, shared by its camera threads one call at a time
+    (onnxruntime then uses every core for that call instead of fighting over them)."""
+
+    def __init__(self, reader: object, lock: threading.Lock) -> None:
+        self._reader = reader
+        self._lock = lock
+
+    def read_regions(self, image, regions):  # noqa: ANN001, ANN201 - PlateReader protocol
+        with self._lock:
+            return self._reader.read_regions(image, regions)  # type: ignore[attr-defined]
+
+    def read_frame(self, image):  # noqa: ANN001, ANN201
+        with self._lock:
+            return self._reader.read_frame(image)  # type: ignore[attr-defined]
+
+
+def _heartbeats(runners: list[CameraRunner], bus: Bus, worker: str, stop: threading.Event) -> None:
+    """Every camera's status every HEARTBEAT_S, and at once when online/error changes."""
+    last_sent: dict[str, tuple[float, bool, str | None]] = {}
+    while not stop.is_set():
+        now = time.monotonic()
+        sent = False
+        for runner in runners:
+            try:
+                status = runner.status(worker)
+            except Exception:  # a status must never stop the heartbeat of the others
+                log.exception("status of camera %s", runner.job.camera_id)
+                continue
+            previous = last_sent.get(status.camera_id)
+            changed = previous is None or previous[1] != status.online or previous[2] != status.error
+            if changed or now - previous[0] >= HEARTBEAT_S:
+                try:
+                    bus.publish(status)
+                    sent = True
+                except Exception as exc:
+                    log.warning("heartbeat of %s not sent: %s", status.camera_id, exc)
+                    continue
+                last_sent[status.camera_id] = (now, status.online, status.error)
+        if sent:
+            try:
+                bus.flush()
+            except Exception as exc:
+                log.warning("heartbeats not flushed: %s", exc)
+        stop.wait(0.5)
+
+
+def child_main(settings: Settings, jobs: list[CameraJob], worker: str, options: WorkerOptions) -> None:
+    """Entry point of one worker process: its cameras' threads and their heartbeat."""
+    logging.basicConfig(level=logging.INFO,
+                        format=f"%(asctime)s {worker} %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    plate_reader = None
+    problem = None
+    if options.plates:
+        from video.readers import ReaderUnavailable, load_plate_reader
+
+        try:
+            plate_reader = load_plate_reader()
+        except ReaderUnavailable as exc:
+            problem = str(exc)
+            log.error("%s: plates are not read by this worker", problem)
+    lock = threading.Lock()
+    with open_bus(settings.bus_url, settings.home) as bus:
+        runners = [CameraRunner(job, settings, bus, options, plate_reader, lock, stop, problem) for job in jobs]
+        beat = threading.Thread(target=_heartbeats, args=(runners, bus, worker, stop), daemon=True)
+        beat.start()
+        for runner in runners:
+            runner.start()
+        while not stop.is_set() and any(r.is_alive() for r in runners):
+            stop.wait(0.5)
+        stop.set()
+        for runner in runners:
+            runner.join(timeout=10)
+        beat.join(timeout=5)
+        for runner in runners:  # the last word: this camera is no longer read
+            status = runner.status(worker).model_copy(update={"online": False, "fps_in": 0.0})
+            if status.error is None:
+                status = status.model_copy(update={"error": "worker stopped"})
+            bus.publish(status)
+
+
+# ---------------------------------------------------------------- the supervisor
+
+
+@dataclass
+class _Child:
+    index: int
+    jobs: list[CameraJob]
+    process: BaseProcess | None = None
+    failures: int = 0
+    restart_at: float = 0.0
+    started_at: float = 0.0
+
+
+def split(jobs: list[CameraJob], processes: int) -> list[list[CameraJob]]:
+    groups: list[list[CameraJob]] = [[] for _ in range(max(1, min(processes, len(jobs))))]
+    for i, job in enumerate(jobs):
+        groups[i % len(groups)].append(job)
+    return groups
+
+
+def supervise(settings: Settings, jobs: list[CameraJob], processes: int, options: WorkerOptions,
+              stop: threading.Event, worker: str | None = None) -> int:
+    """Run `jobs` over `processes` children until `stop`; restart children that die."""
+    if not jobs:
+        log.warning("no camera with a stream to read: nothing to do")
+        stop.wait()
+        return 0
+    worker = worker or f"{socket.gethostname()}-{os.getpid()}"
+    ctx = multiprocessing.get_context("spawn")
+    children = [_Child(i, group) for i, group in enumerate(split(jobs, processes))]
+    log.info("worker %s: %d cameras over %d processes", worker, len(jobs), len(children))
+    with open_bus(settings.bus_url, settings.home) as bus:
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                for child in children:
+                    _tend(child, ctx, settings, options, worker, bus, now)
+                stop.wait(0.25)
+        finally:
+            for child in children:
+                if child.process is not None and child.process.is_alive():
+                    child.process.terminate()  # SIGTERM: finish passes, last status
+            deadline = time.monotonic() + 15
+            for child in children:
+                if child.process is not None:
+                    child.process.join(timeout=max(0.1, deadline - time.monotonic()))
+                    if child.process.is_alive():
+                        log.warning("worker process %d did not stop: killing it", child.index)
+                        child.process.kill()
+                        child.process.join()
+    return 0
+
+
+def _tend(child: _Child, ctx: multiprocessing.context.BaseContext, settings: Settings,
+          options: WorkerOptions, worker: str, bus: Bus, now: float) -> None:
+    if child.process is None:
+        if now >= child.restart_at:
+            child.process = ctx.Process(target=child_main, name=f"video-{child.index}",  # type: ignore[attr-defined]
+                                        args=(settings, child.jobs, f"{worker}/{child.index}", options))
+            child.process.start()
+            child.started_at = now
+        return
+    if child.process.is_alive():
+        if now - child.started_at > 60:
+            child.failures = 0
+        return
+    code = child.process.exitcode
+    child.process = None
+    delay = RESTART_BACKOFF_S[min(child.failures, len(RESTART_BACKOFF_S) - 1)]
+    child.failures += 1
+    child.restart_at = now + delay
+    reason = f"worker process died (exit code {code}); restarting in {delay:.0f} s"
+    log.error("worker %s/%d: %s", worker, child.index, reason)
+    stamp = datetime.now(UTC)
+    for job in child.jobs:
+        try:
+            bus.publish(CameraStatus(camera_id=job.camera_id, ts=stamp, online=False, error=reason,
+                                     worker=f"{worker}/{child.index}"))
+        except Exception as exc:
+            log.warning("status of %s not sent: %s", job.camera_id, exc)
+    try:
+        bus.flush()
+    except Exception as exc:
+        log.warning("statuses not flushed: %s", exc)
+
+
+def run_worker(
+    settings: Settings,
+    cameras: str | Path | int | None = None,
+    shard_spec: str = "0/1",
+    demo: bool = False,
+    processes: int | None = None,
+    analysed_fps: float = DEFAULT_ANALYSED_FPS,
+    media: Path | None = None,
+    plates: bool = True,
+    faces: bool = True,
+) -> int:
+    """`cityops worker`: returns the exit code (2 for a configuration error).
+
+    `cameras`: with `demo`, how many of the district's first cameras replay sample media
+    (default 6); otherwise the cameras CSV (default /config/cameras.csv).
+    """
+    from streams.district import load_district
+    from video.camera_config import CameraConfigError
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping the camera pipelines", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        index, count = parse_shard(shard_spec)
+        if demo:
+            n = int(cameras) if cameras not in (None, "") else 6
+            jobs = demo_jobs(n, media or SAMPLE_MEDIA, settings.district_file, analysed_fps)
+            if not jobs:
+                log.error("demo: no sample media in %s (run: python -m sample_media.generate)",
+                          media or SAMPLE_MEDIA)
+                return 2
+        else:
+            path = Path(str(cameras)) if cameras not in (None, "") else DEFAULT_CAMERAS_CSV
+            known = [c.id for c in load_district(settings.district_file).cameras]
+            jobs = config_jobs(load_cameras_csv(path, known), analysed_fps)
+        jobs = shard(jobs, index, count)
+    except (CameraConfigError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+    for job in jobs:
+        log.info("camera %s <- %s (%.1f analysed fps)", job.camera_id, redact(job.url), job.analysed_fps)
+    processes = processes or min(len(jobs), os.cpu_count() or 1)
+    return supervise(settings, jobs, processes, WorkerOptions(plates=plates, faces=faces), stop)
