@@ -23,7 +23,7 @@ import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from analytics.camera_graph import CameraGraph
 from analytics.store import Store
 from streams.plate_grammar import normalize_plate
 from streams.records import Alert, AlertKind, Severity, Sighting, SightingKind, Trajectory
+from streams.watchlist import biometric_retention_days
 
 CONFUSIONS = ("0DQ", "8B", "17", "2Z", "5S")
 """Characters plate readers mistake for one another (cheaper substitutions in fuzzy search)."""
@@ -43,6 +44,16 @@ OTHER_COST = 1.0
 MAX_PLATE_LEN = 8
 FACE_TOLERANCE = 0.6
 """face_recognition's distance threshold: the same person is closer than this."""
+FACE_SETTLED = timedelta(hours=1)
+"""A day's face sightings are final this long after it ends (then cached in memory)."""
+FACE_DAYS_KEPT = 40
+
+
+@dataclass(frozen=True, slots=True)
+class _FaceDay:
+    ids: list[str]
+    ts: np.ndarray  # epoch seconds
+    matrix: np.ndarray  # (n, 128) float32
 
 
 class QueryError(ValueError):
@@ -108,6 +119,8 @@ class SightingQueries:
         self.fuzzy_refresh_s = fuzzy_refresh_s
         self._plates: _PlateIndex | None = None
         self._plates_lock = threading.Lock()
+        self._face_days: dict[datetime, _FaceDay] = {}
+        self._faces_lock = threading.Lock()
 
     # ------------------------------------------------------------ plates
 
@@ -175,26 +188,64 @@ class SightingQueries:
                  tolerance: float = FACE_TOLERANCE, limit: int = 200) -> list[SightingHit]:
         """Face sightings nearest to an encoding (from video.faces), closest first.
 
-        Brute force over the window's stored encodings: linear in their number.
+        Brute force over the window's stored encodings, linear in their number. Whole days
+        that ended over an hour ago are kept in memory as one float32 matrix each (faces
+        are kept 30 days at most: biometric retention), so a search pays the database
+        only for the last hours; an open window means the retention period.
         """
         probe = np.asarray(encoding, dtype=np.float32)
         if probe.shape != (128,):
             raise QueryError("a face encoding has 128 numbers")
-        s = t.sightings
-        query = select(s.c.id, s.c.encoding).where(s.c.kind == SightingKind.FACE.value,
-                                                   s.c.encoding.is_not(None))
-        query = _in_window(query, window)  # the partial index ix_sightings_face_ts
+        now = datetime.now(UTC)
+        since = window.since or now - timedelta(days=biometric_retention_days())
+        until = window.until or now
+        ids: list[str] = []
+        found: list[np.ndarray] = []
+        day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         with self.store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-            if not rows:
+            while day <= until:
+                faces = self._face_day(conn, day, now)
+                if faces.ids:
+                    inside = (faces.ts >= since.timestamp()) & (faces.ts <= until.timestamp())
+                    rows = np.flatnonzero(inside)
+                    if len(rows):
+                        distances = np.linalg.norm(faces.matrix[rows] - probe, axis=1)
+                        near = distances <= tolerance
+                        ids += [faces.ids[i] for i in rows[near]]
+                        found.append(distances[near])
+                day += timedelta(days=1)
+            if not ids:
                 return []
-            matrix = np.frombuffer(b"".join(r.encoding for r in rows), dtype=np.float32).reshape(len(rows), 128)
-            distances = np.linalg.norm(matrix - probe, axis=1)
-            order = [i for i in np.argsort(distances)[:limit] if distances[i] <= tolerance]
-            if not order:
-                return []
-            by_id = {r.id: r for r in conn.execute(select(s).where(s.c.id.in_([rows[i].id for i in order])))}
-        return [_with_cost(self._hit(by_id[rows[i].id]), float(distances[i])) for i in order]
+            distances = np.concatenate(found)
+            order = np.argsort(distances, kind="stable")[:limit]
+            s = t.sightings
+            wanted = [ids[i] for i in order]
+            by_id = {r.id: r for r in conn.execute(select(s).where(s.c.id.in_(wanted)))}
+        return [_with_cost(self._hit(by_id[ids[i]]), float(distances[i])) for i in order if ids[i] in by_id]
+
+    def _face_day(self, conn: Any, day: datetime, now: datetime) -> _FaceDay:
+        settled = day + timedelta(days=1) < now - FACE_SETTLED
+        with self._faces_lock:
+            cached = self._face_days.get(day)
+        if cached is not None:
+            return cached
+        s = t.sightings
+        query = select(s.c.id, s.c.ts, s.c.encoding).where(
+            s.c.kind == SightingKind.FACE.value, s.c.encoding.is_not(None),
+            s.c.ts >= day, s.c.ts < day + timedelta(days=1))  # the partial index ix_sightings_face_ts
+        rows = conn.execute(query).all()
+        faces = _FaceDay(
+            ids=[r.id for r in rows],
+            ts=np.array([r.ts.timestamp() for r in rows], dtype=np.float64),
+            matrix=(np.frombuffer(b"".join(r.encoding for r in rows), dtype=np.float32).reshape(len(rows), 128)
+                    if rows else np.zeros((0, 128), dtype=np.float32)),
+        )
+        if settled:
+            with self._faces_lock:
+                self._face_days[day] = faces
+                while len(self._face_days) > FACE_DAYS_KEPT:
+                    del self._face_days[min(self._face_days)]
+        return faces
 
     # ------------------------------------------------------------ places
 

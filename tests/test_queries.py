@@ -166,7 +166,8 @@ def test_the_http_api_answers_each_question_and_explains_bad_requests(home: Sett
     got = client.get("/api/search", query_string={"camera": "PF-C002,PF-C003", "since": "2026-05-12T08:00",
                                                   "until": "2026-05-12T08:01"}).get_json()  # local time
     assert {r["camera_id"] for r in got["results"]} == {"PF-C002", "PF-C003"}
-    got = client.post("/api/search", json={"photo": [float(x) for x in ALICE]}).get_json()
+    got = client.post("/api/search", json={"photo": [float(x) for x in ALICE], "since": "2026-05-12T00:00",
+                                           "until": "2026-05-13T00:00"}).get_json()
     assert [r["identity"] for r in got["results"]] == ["alice", "alice"]
     got = client.get("/api/search", query_string={"companions": "黑A12345"}).get_json()
     assert got["results"][0]["identity"] == "黑A88888" and len(got["results"][0]["shared"]) == 4
