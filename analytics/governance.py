@@ -68,6 +68,7 @@ class Governance:
         published = store.grid_status_levels() if store is not None else {}
         self.grids = GridStatus(district, self.measures, rules or StatusRules(), published)
         self.newest: datetime | None = None
+        self._all_grids = True  # the first tick checks every grid (statuses left from a past run)
         self.published = 0
         self._last_save = 0.0
 
@@ -144,7 +145,8 @@ class Governance:
         """Publish what is due by now; save the measures when it is time."""
         now = self.now(batch_newest)
         self._publish(self.sla.tick(now, self.book, self.clock()))
-        self._publish(self.grids.changes(now))
+        self._publish(self.grids.changes(now, all_grids=self._all_grids))
+        self._all_grids = False
         if self.store is not None and time.monotonic() - self._last_save >= self.save_every_s:
             self.save()
 

@@ -8,7 +8,7 @@ just published and the store has not ingested yet) and from the governance measu
 Errors are JSON `{"error": "..."}`: 400 bad input (missing text, a location outside the
 district, a rating outside 1-5, ...), 404 unknown complaint, 409 a step the complaint's
 state does not allow (the message names the code, the state and the step), 413 a photo or
-body too large. `register(server, settings)` mounts it; the spec is `/api/openapi.json`.
+body too large, 503 the store or the bus unreachable. `register(server, settings)` mounts it; the spec is `/api/openapi.json`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from typing import Annotated, Any, Literal
 
 import flask
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import OperationalError
 
 from analytics.lifecycle import Step, Transition, TransitionError, UnknownComplaint
 from analytics.measures import prior_mean, rank_departments
+from streams.bus import BusUnavailable
 from streams.config import Settings
 from streams.records import COMPLAINT_CODE_PATTERN, ComplaintSource
 
@@ -221,6 +223,13 @@ def _unknown(exc: UnknownComplaint) -> tuple[flask.Response, int]:
 @bp.errorhandler(TransitionError)
 def _illegal(exc: TransitionError) -> tuple[flask.Response, int]:
     return flask.jsonify(error=str(exc), code=exc.code, state=exc.phase.value, step=exc.step.value), 409
+
+
+@bp.errorhandler(BusUnavailable)
+@bp.errorhandler(OperationalError)
+def _unavailable(exc: Exception) -> tuple[flask.Response, int]:
+    flask.current_app.logger.warning("complaints API: %s", exc)
+    return flask.jsonify(error=f"the store or the bus is unavailable, try again shortly ({type(exc).__name__})"), 503
 
 
 @bp.post("/complaints")

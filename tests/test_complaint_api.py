@@ -169,6 +169,14 @@ def test_a_whole_loop_through_http_the_bus_and_the_consumers(client, district: D
     assert client.get("/api/heatmap?start=2026-11-21&end=2026-11-01").status_code == 400
 
 
+def test_an_unreachable_store_gives_503_with_a_message(tmp_path: Path, district: District) -> None:
+    settings = Settings(home=tmp_path, db_url="postgresql+psycopg://nobody@127.0.0.1:9/none")
+    app = flask.Flask("unreachable")
+    register(app, settings)
+    r = app.test_client().post("/api/complaints", json={"text": "路灯不亮", **_inside(district)})
+    assert r.status_code == 503 and "unavailable" in r.json["error"]
+
+
 def test_the_openapi_spec_lists_every_operation(client) -> None:
     spec = client.get("/api/openapi.json").json
     assert spec["openapi"].startswith("3.1")
