@@ -96,14 +96,105 @@ def demo(
 
 
 @app.command()
-def analytics(home: HomeOpt = None, bus: BusOpt = None, db: DbOpt = None,
-              district: DistrictOpt = None) -> None:
-    """Consume every topic and keep the store current (idempotent; scale by partitions)."""
-    from cityops.processes import run_analytics
+def analytics(
+    home: HomeOpt = None, bus: BusOpt = None, db: DbOpt = None, district: DistrictOpt = None,
+    role: Annotated[list[str] | None, typer.Option(
+        "--role", help="Run only these consumers (repeatable): ingest (bus -> store), "
+        "governance (complaint lifecycle, SLA, rankings, grid status), trajectories (trips, "
+        "watch-list, cloned-plate and co-travel alerts), worker-feed (simulated grid-worker "
+        "positions). Default: all, one thread each.")] = None,
+) -> None:
+    """Consume the bus: store, trajectories, alerts, complaint loop, rankings (idempotent)."""
+    from cityops.processes import ANALYTICS_ROLES, run_analytics
 
+    unknown = sorted(set(role or []) - set(ANALYTICS_ROLES))
+    if unknown:
+        raise _fail(f"unknown role {', '.join(unknown)}: choose from {', '.join(ANALYTICS_ROLES)}")
     settings = _settings(home, bus, db, district)
     _logging(settings, "analytics")
-    raise typer.Exit(run_analytics(settings))
+    raise typer.Exit(run_analytics(settings, tuple(role or ANALYTICS_ROLES)))
+
+
+@app.command()
+def worker(
+    home: HomeOpt = None, bus: BusOpt = None, district: DistrictOpt = None,
+    cameras: Annotated[str | None, typer.Option(
+        help="Cameras CSV (docs/CAMERAS.md); with --demo, how many sample-media cameras.")] = None,
+    shard: Annotated[str, typer.Option(help="This worker's share of the cameras: i/n.")] = "0/1",
+    demo: Annotated[bool, typer.Option("--demo", help="Replay sample_media/ in a loop as the "
+                                       "district's first cameras.")] = False,
+    processes: Annotated[int | None, typer.Option(help="Camera pipelines in parallel "
+                                                  "(default: cores).")] = None,
+    fps: Annotated[float | None, typer.Option("--fps", help="Analysed frames per second "
+                                              "per camera.")] = None,
+) -> None:
+    """Run camera pipelines: capture -> motion gate -> plates/faces -> track -> sightings."""
+    from video.worker import DEFAULT_ANALYSED_FPS, run_worker
+
+    settings = _settings(home, bus, None, district)
+    _logging(settings, "worker")
+    camera_arg: str | int | None = cameras
+    if demo and cameras is not None and cameras.isdigit():
+        camera_arg = int(cameras)
+    raise typer.Exit(run_worker(settings, camera_arg, shard_spec=shard, demo=demo,
+                                processes=processes, analysed_fps=fps or DEFAULT_ANALYSED_FPS))
+
+
+@app.command()
+def replay(
+    videos: Annotated[list[Path], typer.Argument(help="Video files (sample_media/*.mp4, ...).")],
+    camera: Annotated[str | None, typer.Option(help="Camera id to report them as.")] = None,
+    speed: Annotated[str, typer.Option(help="realtime or max.")] = "max",
+    score: Annotated[bool, typer.Option("--score", help="Precision/recall against the "
+                                        "ground truth next to each video.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Where to write the JSON report.")] = None,
+    publish: Annotated[bool, typer.Option("--publish/--no-publish", help="Send the "
+                                          "sightings on the bus.")] = True,
+    home: HomeOpt = None, bus: BusOpt = None, district: DistrictOpt = None,
+) -> None:
+    """Replay recorded video through the pipeline, with progress and an optional score."""
+    from video.replay import run_replay
+
+    if speed not in ("realtime", "max"):
+        raise _fail("--speed is 'realtime' or 'max'")
+    settings = _settings(home, bus, None, district)
+    raise typer.Exit(run_replay(videos, settings, camera=camera, speed=speed,  # type: ignore[arg-type]
+                                score=score, report=report, publish=publish))
+
+
+@app.command()
+def search(
+    plate: Annotated[str | None, typer.Option(help="Exact plate, e.g. 黑A12345.")] = None,
+    pattern: Annotated[str | None, typer.Option(help="Plate with wildcards: ? one, * any.")] = None,
+    fuzzy: Annotated[str | None, typer.Option(help="Plate as read, tolerant to OCR confusions.")] = None,
+    face: Annotated[str | None, typer.Option(help="Watch-list name or unknown-person id.")] = None,
+    photo: Annotated[Path | None, typer.Option(help="A photo of one face (以图搜人).")] = None,
+    camera: Annotated[list[str] | None, typer.Option(help="Everything seen at this camera.")] = None,
+    companions: Annotated[str | None, typer.Option(help="Who travelled with this identity.")] = None,
+    trajectories: Annotated[str | None, typer.Option(help="This identity's trips.")] = None,
+    alerts: Annotated[str | None, typer.Option(help="Alerts: cloned_plate, co_travel, "
+                                               "watchlist or all.")] = None,
+    since: Annotated[str | None, typer.Option(help="From (ISO time).")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (ISO time).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many results.")] = 1000,
+    home: HomeOpt = None, db: DbOpt = None, district: DistrictOpt = None,
+) -> None:
+    """Ask the sightings: where was this plate or person, with whom, what is wrong."""
+    from analytics.search import SearchRequest, run_search
+
+    encoding = None
+    if photo is not None:
+        from video.faces.search_photo import encode_one_face
+
+        try:
+            encoding = encode_one_face(photo)
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from exc
+    settings = _settings(home, None, db, district)
+    request = SearchRequest(plate=plate, pattern=pattern, fuzzy=fuzzy, face=face, photo=encoding,
+                            camera=camera, companions=companions, trajectories=trajectories,
+                            alerts=alerts, since=since, until=until, limit=limit)
+    raise typer.Exit(run_search(settings, request))
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from streams.bus import Bus, open_bus
@@ -32,18 +33,69 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def run_analytics(settings: Settings) -> int:
-    from analytics.ingest import run_ingest
-    from analytics.store import Store
+ANALYTICS_ROLES = ("ingest", "governance", "trajectories", "worker-feed")
 
+
+def run_analytics(settings: Settings, roles: tuple[str, ...] = ANALYTICS_ROLES) -> int:
+    """Run analytics consumers, each in its own thread and consumer group.
+
+    One process with every role suits one machine; at city scale run one role per
+    process (`--role`) and scale each by adding processes (Kafka partitions).
+    """
     stop = stop_on_signals()
-    store = Store.open(settings.store_url)
-    with open_bus(settings.bus_url, settings.home) as bus:
-        log.info("analytics: bus %s -> store %s", settings.bus_url, store.safe_url)
+    targets = {
+        "ingest": _run_ingest_role,
+        "governance": _run_role("analytics.governance", "run_governance"),
+        "trajectories": _run_role("analytics.trajectories", "run_trajectories"),
+        "worker-feed": _run_role("analytics.governance", "run_worker_feed"),
+    }
+    threads = []
+    for role in roles:
+        thread = threading.Thread(target=_guarded, args=(role, targets[role], settings, stop),
+                                  name=role, daemon=True)
+        thread.start()
+        threads.append(thread)
+    while any(t.is_alive() for t in threads) and not stop.is_set():
+        stop.wait(1.0)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=15)
+    failed = [t.name for t in threads if t.is_alive()]
+    return 1 if failed or getattr(stop, "failed", False) else 0
+
+
+def _guarded(role: str, target: Callable[[Settings, threading.Event], None], settings: Settings,
+             stop: threading.Event) -> None:
+    """A role that dies stops the process, so the supervisor restarts it whole and visibly."""
+    try:
+        target(settings, stop)
+    except Exception:
+        log.exception("analytics role %s failed: stopping the process", role)
+        stop.failed = True  # type: ignore[attr-defined]
+        stop.set()
+
+
+def _run_role(module: str, function: str) -> Callable[[Settings, threading.Event], None]:
+    def run(settings: Settings, stop: threading.Event) -> None:
+        import importlib
+
+        getattr(importlib.import_module(module), function)(settings, stop)
+
+    return run
+
+
+def _run_ingest_role(settings: Settings, stop: threading.Event) -> None:
+    from analytics.ingest import run_ingest
+    from analytics.sighting_guard import SightingGuard
+    from analytics.store import Store
+    from streams.district import load_district
+
+    district = load_district(settings.district_file)
+    guard = SightingGuard(camera.id for camera in district.cameras)
+    with Store.open(settings.store_url) as store, open_bus(settings.bus_url, settings.home) as bus:
+        log.info("ingest: bus %s -> store %s", settings.bus_url, store.safe_url)
         threading.Thread(target=_compact_hourly, args=(bus, stop), daemon=True).start()
-        run_ingest(bus, store, stop)
-    store.close()
-    return 0
+        run_ingest(bus, store, stop, guard=guard)
 
 
 def _compact_hourly(bus: Bus, stop: threading.Event) -> None:

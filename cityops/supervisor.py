@@ -196,6 +196,8 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
 def _add_video_workers(sup: Supervisor, settings: Settings, options: DemoOptions) -> None:
     """Replay sample media as cameras, once the video workers and the media exist."""
     media = Path(__file__).resolve().parent.parent / "sample_media"
+    if options.cameras <= 0:
+        return
     try:
         import video.worker  # noqa: F401
     except ImportError:

@@ -24,6 +24,10 @@ def create_app(settings: Settings) -> Dash:
         suppress_callback_exceptions=True,
         update_title=None,
     )
+    from dashboard import api_complaints, api_search
+
+    api_complaints.register(app.server, settings)
+    api_search.register(app.server, settings)
     app.layout = html.Div([
         html.Div(className="topbar", children=[
             html.H1("平房区城市运行指挥中心 · CityOps"),
