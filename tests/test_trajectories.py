@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from analytics.camera_graph import CameraGraph, haversine_m
+from analytics.sighting_guard import SightingGuard
 from analytics.store import Store
 from analytics.trajectories import (
     TrajectoryBuilder,
@@ -18,6 +19,7 @@ from analytics.trajectories import (
     run_trajectories,
     trajectory_loops,
 )
+from streams.codec import decode
 from streams.config import Settings
 from streams.district import load_district
 from streams.localbus import LocalBus
@@ -152,3 +154,80 @@ def test_run_trajectories_stops_when_asked(tmp_path: Path) -> None:
     worker.join(timeout=30)
     assert not worker.is_alive()
     assert AlertKind.CLONED_PLATE  # the process module imports the alert kinds it raises
+
+
+# ---------------------------------------------------------------- the sample media's story
+
+
+SAMPLE_TRUTH = Path(__file__).resolve().parent.parent / "sample_media" / "truth.json"
+
+
+def sample_truth() -> dict:
+    """sample_media/truth.json when generated; else the same story from the scenario plan
+    (every appearance counted as seen, at its start): trajectories, co-travel, clones."""
+    import json
+
+    if SAMPLE_TRUTH.is_file():
+        return json.loads(SAMPLE_TRUTH.read_text(encoding="utf-8"))
+    from sample_media.generate import DEFAULT_SEED
+    from sample_media.scenario import plan
+
+    story = plan(DEFAULT_SEED, {c.id: (c.lat, c.lon) for c in DISTRICT.cameras})
+    trajectories = []
+    for sc in story.scenarios:
+        start = datetime.fromisoformat(sc.start)
+        by_object: dict[str, list[dict]] = {}
+        for clip in sc.clips:
+            for a in clip.appearances:
+                when = start + timedelta(seconds=clip.offset_s + a.start)
+                by_object.setdefault(a.object_id, []).append(
+                    {"camera_id": clip.camera_id, "first_time": when.isoformat()})
+        for obj, points in sorted(by_object.items()):
+            points.sort(key=lambda q: q["first_time"])
+            is_person = obj in story.people
+            trajectories.append({"scenario": sc.name, "kind": "face" if is_person else "plate",
+                                 "identity": obj if is_person else story.vehicles[obj].plate,
+                                 "object": obj, "points": points})
+    return {"trajectories": trajectories, "co_travel": story.co_travel,
+            "cloned_plates": [{"plate": c["plate"]} for c in story.cloned_plates]}
+
+
+def test_the_sample_story_every_trajectory_recovered_and_the_planted_alerts_raised(tmp_path: Path) -> None:
+    truth = sample_truth()
+    sightings = []
+    for tr in truth["trajectories"]:
+        for i, p in enumerate(tr["points"]):
+            sightings.append(Sighting(
+                id=hashlib.sha1(f"{tr['scenario']}{tr['object']}{i}".encode()).hexdigest(),
+                camera_id=p["camera_id"], ts=datetime.fromisoformat(p["first_time"]),
+                kind=SightingKind(tr["kind"]), identity=tr["identity"], confidence=0.9, bbox=(0, 0, 1, 1)))
+    sightings.sort(key=lambda s: s.ts)
+    latest = sightings[-1].ts
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    with LocalBus(tmp_path / "bus") as bus:
+        for s in sightings:
+            bus.publish(s)
+        bus.flush()
+        guard = SightingGuard((c.id for c in DISTRICT.cameras), now=lambda: latest + timedelta(hours=1))
+        loop, handler, co_loop, co_handler = trajectory_loops(bus, store, DISTRICT, None, guard=guard)
+        with loop, co_loop:
+            assert loop.wait_for(lambda: handler.builder.stats.sightings == len(sightings), timeout_s=60)
+            assert co_loop.wait_for(lambda: co_loop.handled == len(sightings), timeout_s=60)
+        with bus.consumer("test-alerts", [Topic.ALERTS]) as reader:
+            alerts = [decode(Topic.ALERTS, m.value) for m in reader.poll(2.0, 1000)]
+    recovered = {}
+    from analytics.queries import SightingQueries
+
+    queries = SightingQueries(store)
+    for tr in truth["trajectories"]:
+        cameras = [p["camera_id"] for p in tr["points"]]
+        stored = [[p.camera_id for p in trip.points] for trip in queries.trajectories(tr["identity"])]
+        recovered[(tr["scenario"], tr["object"])] = cameras in stored
+    missed = [key for key, ok in recovered.items() if not ok]
+    assert not missed, f"{len(missed)} of {len(recovered)} true trajectories not recovered: {missed[:5]}"
+    cloned = {a.identity for a in alerts if a.kind == AlertKind.CLONED_PLATE}
+    assert cloned == {c["plate"] for c in truth["cloned_plates"]}
+    pairs = {tuple(sorted(a.title.split(" travel together")[0].split(" and "))) for a in alerts
+             if a.kind == AlertKind.CO_TRAVEL}
+    assert pairs == {tuple(sorted(c["identities"])) for c in truth["co_travel"]}
+    store.close()
