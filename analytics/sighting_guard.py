@@ -21,6 +21,8 @@ from streams.topics import Topic
 
 MAX_FUTURE = timedelta(minutes=5)
 """Camera clocks drift; more than this ahead of ours is a broken clock, not drift."""
+PLATE_MEMORY = 1_000_000
+"""Plate strings whose verdict is remembered (about a month of a district's plates)."""
 MAX_AGE = timedelta(days=366)
 """Older than this is a clock reset to its factory date, not a late upload."""
 
@@ -60,6 +62,7 @@ class SightingGuard:
         self.now = now
         self.max_future = max_future
         self.max_age = max_age
+        self._plates: dict[str, tuple[str, str] | None] = {}
         self.counts: Counter[str] = Counter()
         """Rejections so far, by reason code."""
         self.passed = 0
@@ -74,12 +77,23 @@ class SightingGuard:
         if s.ts < now - self.max_age:
             return Reason.TOO_OLD, f"time {s.ts.isoformat()} is more than {self.max_age.days} days back"
         if s.kind == SightingKind.PLATE:
-            canonical = normalize_plate(s.identity)
-            if canonical is None:
-                return Reason.NOT_A_PLATE, f"{s.identity!r} is not a plate"
-            if canonical != s.identity:
-                return Reason.NOT_CANONICAL, f"{s.identity!r} should read {canonical!r}"
+            return self._plate_verdict(s.identity)
         return None
+
+    def _plate_verdict(self, identity: str) -> tuple[str, str] | None:
+        """The grammar check, remembered per plate string (plates repeat all day)."""
+        if identity in self._plates:
+            return self._plates[identity]
+        canonical = normalize_plate(identity)
+        verdict: tuple[str, str] | None = None
+        if canonical is None:
+            verdict = Reason.NOT_A_PLATE, f"{identity!r} is not a plate"
+        elif canonical != identity:
+            verdict = Reason.NOT_CANONICAL, f"{identity!r} should read {canonical!r}"
+        if len(self._plates) >= PLATE_MEMORY:
+            self._plates.clear()
+        self._plates[identity] = verdict
+        return verdict
 
     def split(self, sightings: Iterable[Sighting]) -> tuple[list[Sighting], list[Rejection]]:
         """The sightings that may count as truth, and those set aside with their reasons."""
