@@ -179,6 +179,8 @@ class Measures:
         self.histograms: dict[HistKey, float] = {}
         self.grid_levels: dict[GridLevelKey, list[float]] = {}
         self.days: dict[DayKey, list[float]] = {}
+        self._cells_of_day: dict[date, list[DayKey]] = defaultdict(list)
+        """Index of `days` by day, so a period query reads only that period's cells."""
         self.dirty_departments: set[DeptKey] = set()
         self.dirty_grid_levels: set[GridLevelKey] = set()
         self.dirty_days: set[DayKey] = set()
@@ -236,6 +238,7 @@ class Measures:
         cell = self.days.get(key)
         if cell is None:
             cell = self.days[key] = [0.0] * 4
+            self._cells_of_day[day].append(key)
         cell[index] += amount
         self.dirty_days.add(key)
         return cell
@@ -254,9 +257,10 @@ class Measures:
 
     def grid_level_counts(self, today: date) -> list[GridLevelCounts]:
         closed_today: dict[GridLevelKey, float] = defaultdict(float)
-        for (day, grid, level), cell in self.days.items():
-            if day == today and cell[Y_CLOSED]:
-                closed_today[(grid, level)] += cell[Y_CLOSED]
+        for key in self._cells_of_day.get(today, ()):
+            cell = self.days[key]
+            if cell[Y_CLOSED]:
+                closed_today[(key[1], key[2])] += cell[Y_CLOSED]
         keys = sorted(set(self.grid_levels) | set(closed_today))
         out = []
         for key in keys:
@@ -270,18 +274,25 @@ class Measures:
     def heat_map(self, start: date, end: date) -> dict[str, int]:
         """Complaints created per grid on local days start..end (inclusive)."""
         out: dict[str, int] = defaultdict(int)
-        for (day, grid, _level), cell in self.days.items():
-            if start <= day <= end and cell[Y_CREATED]:
-                out[grid] += int(cell[Y_CREATED])
+        for key in self._period_cells(start, end):
+            created = self.days[key][Y_CREATED]
+            if created:
+                out[key[1]] += int(created)
         return dict(out)
+
+    def _period_cells(self, start: date, end: date) -> list[DayKey]:
+        if len(self._cells_of_day) < (end - start).days:
+            days = [d for d in self._cells_of_day if start <= d <= end]
+        else:
+            days = [start + timedelta(days=k) for k in range((end - start).days + 1)]
+        return [key for d in days for key in self._cells_of_day.get(d, ())]
 
     def trend(self, start: date, end: date, by: Literal["day", "week"] = "day") -> list[TrendPoint]:
         per_day: dict[date, list[float]] = defaultdict(lambda: [0.0] * 4)
-        for (day, _grid, _level), cell in self.days.items():
-            if start <= day <= end:
-                acc = per_day[day]
-                for i in range(4):
-                    acc[i] += cell[i]
+        for key in self._period_cells(start, end):
+            cell, acc = self.days[key], per_day[key[0]]
+            for i in range(4):
+                acc[i] += cell[i]
         return trend_points(per_day, by)
 
     def take_dirty(self) -> tuple[set[DeptKey], set[GridLevelKey], set[DayKey]]:
