@@ -181,6 +181,8 @@ class Measures:
         self.days: dict[DayKey, list[float]] = {}
         self._cells_of_day: dict[date, list[DayKey]] = defaultdict(list)
         """Index of `days` by day, so a period query reads only that period's cells."""
+        self.day_totals: dict[date, list[float]] = defaultdict(lambda: [0.0] * 4)
+        """The district's sums per day (trends read these, not the cells)."""
         self.dirty_departments: set[DeptKey] = set()
         self.dirty_grid_levels: set[GridLevelKey] = set()
         self.dirty_days: set[DayKey] = set()
@@ -230,18 +232,19 @@ class Measures:
         if s.closed_at is not None:
             self._day(self.day_of(s.closed_at), s, Y_CLOSED, sign)
         if s.rating is not None and s.rated_at is not None:
-            cell = self._day(self.day_of(s.rated_at), s, Y_RATING_SUM, sign * s.rating)
-            cell[Y_RATINGS] += sign
+            day = self.day_of(s.rated_at)
+            self._day(day, s, Y_RATING_SUM, sign * s.rating)
+            self._day(day, s, Y_RATINGS, sign)
 
-    def _day(self, day: date, s: ComplaintState, index: int, amount: float) -> list[float]:
+    def _day(self, day: date, s: ComplaintState, index: int, amount: float) -> None:
         key = (day, s.grid_id, s.level)
         cell = self.days.get(key)
         if cell is None:
             cell = self.days[key] = [0.0] * 4
             self._cells_of_day[day].append(key)
         cell[index] += amount
+        self.day_totals[day][index] += amount
         self.dirty_days.add(key)
-        return cell
 
     # ------------------------------------------------------------ reading
 
@@ -288,11 +291,7 @@ class Measures:
         return [key for d in days for key in self._cells_of_day.get(d, ())]
 
     def trend(self, start: date, end: date, by: Literal["day", "week"] = "day") -> list[TrendPoint]:
-        per_day: dict[date, list[float]] = defaultdict(lambda: [0.0] * 4)
-        for key in self._period_cells(start, end):
-            cell, acc = self.days[key], per_day[key[0]]
-            for i in range(4):
-                acc[i] += cell[i]
+        per_day = {d: v for d, v in self.day_totals.items() if start <= d <= end}
         return trend_points(per_day, by)
 
     def take_dirty(self) -> tuple[set[DeptKey], set[GridLevelKey], set[DayKey]]:
