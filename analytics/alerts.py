@@ -114,6 +114,7 @@ class ClonedPlateDetector:
         self.window = window
         self.cooldown = cooldown
         self._recent: dict[str, deque[_Seen]] = {}
+        self._ids: set[str] = set()  # the sighting ids in `_recent`
         self._alerted: dict[str, datetime] = {}
         self._watermark: datetime | None = None
         self._pruned_at: datetime | None = None
@@ -131,7 +132,7 @@ class ClonedPlateDetector:
 
     def _one(self, s: Sighting) -> Alert | None:
         recent = self._recent.setdefault(s.identity, deque())
-        if any(r.sighting_id == s.id for r in recent):
+        if s.id in self._ids:
             return None  # a replay
         worst: tuple[float, _Seen] | None = None
         for r in recent:
@@ -141,6 +142,7 @@ class ClonedPlateDetector:
             if kmh > self.max_kmh and (worst is None or kmh > worst[0]):
                 worst = (kmh, r)
         recent.append(_Seen(s.ts, s.camera_id, s.id))
+        self._ids.add(s.id)
         if worst is None:
             return None
         last = self._alerted.get(s.identity)
@@ -172,7 +174,7 @@ class ClonedPlateDetector:
         for plate in list(self._recent):
             recent = self._recent[plate]
             while recent and recent[0].ts < cutoff:
-                recent.popleft()
+                self._ids.discard(recent.popleft().sighting_id)
             if not recent:
                 del self._recent[plate]
         for plate, at in list(self._alerted.items()):

@@ -75,6 +75,12 @@ class Point:
     ts: datetime
     sighting_id: str
     camera_id: str
+    iso: str = field(default="", compare=False)
+    """`ts` as the trip's JSON spells it (UTC, 'Z'), made once: trips are rewritten often."""
+
+    @classmethod
+    def of(cls, ts: datetime, sighting_id: str, camera_id: str) -> Point:
+        return cls(ts, sighting_id, camera_id, ts.astimezone(UTC).isoformat().replace("+00:00", "Z"))
 
 
 def trip_id(kind: str, identity: str, first_sighting_id: str) -> str:
@@ -147,7 +153,7 @@ class TrajectoryBuilder:
     def _add(self, sightings: Sequence[Sighting]) -> list[str]:
         by_key: dict[tuple[str, str], list[Point]] = defaultdict(list)
         for s in sightings:
-            by_key[(s.kind.value, s.identity)].append(Point(s.ts, s.id, s.camera_id))
+            by_key[(s.kind.value, s.identity)].append(Point.of(s.ts, s.id, s.camera_id))
         self.stats.sightings += len(sightings)
         loads: dict[tuple[str, str], datetime] = {}
         fresh: dict[tuple[str, str], list[Point]] = {}
@@ -221,7 +227,7 @@ class TrajectoryBuilder:
         for p in chain:
             where = self.graph.positions[p.camera_id]
             points.append({"sighting_id": p.sighting_id, "camera_id": p.camera_id,
-                           "ts": p.ts.astimezone(UTC).isoformat().replace("+00:00", "Z"), "lat": where.lat, "lon": where.lon})
+                           "ts": p.iso, "lat": where.lat, "lon": where.lon})
         return {"id": tid, "kind": kind, "identity": identity, "start_ts": chain[0].ts,
                 "end_ts": chain[-1].ts, "point_count": len(chain), "points": points}
 
@@ -265,7 +271,7 @@ class TrajectoryBuilder:
                         continue
                     ids = []
                     for raw in row.points:
-                        p = Point(datetime.fromisoformat(raw["ts"]), raw["sighting_id"], raw["camera_id"])
+                        p = Point.of(datetime.fromisoformat(raw["ts"]), raw["sighting_id"], raw["camera_id"])
                         state.points.setdefault(p.sighting_id, p)
                         ids.append(p.sighting_id)
                     state.trips[row.id] = tuple(ids)
