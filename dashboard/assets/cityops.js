@@ -13,9 +13,38 @@ window.cityops = Object.assign({}, window.cityops, {
   roadStyle: function () {
     return { color: "#e8e3c8", weight: 2.5, opacity: 0.75 };
   },
+  faintGridStyle: function () {
+    return { color: "#3d6a93", weight: 0.5, fillColor: "#123049", fillOpacity: 0.25 };
+  },
+  /* Leader's heat map: complaints per grid in the period, in `hideout.counts`, scaled by `hideout.max`. */
+  heatStyle: function (feature, context) {
+    const h = context.hideout || {};
+    const n = (h.counts || {})[feature.properties.id] || 0;
+    const x = h.max ? Math.sqrt(n / h.max) : 0;
+    const colors = ["#0d2a3f", "#1d5b6e", "#3f8f6b", "#c9a227", "#e67e22", "#c0392b"];
+    const fill = n === 0 ? colors[0] : colors[Math.min(colors.length - 1, 1 + Math.floor(x * (colors.length - 1)))];
+    return { color: "#5fa8d3", weight: 0.4, fillColor: fill, fillOpacity: n === 0 ? 0.3 : 0.8 };
+  },
+  trailStyle: function (feature) {
+    const face = feature.properties.kind === "face";
+    return { color: face ? "#ff9f43" : "#48dbfb", weight: 3, opacity: 0.85 };
+  },
+  routeStyle: function () {
+    return { color: "#48dbfb", weight: 4, opacity: 0.9 };
+  },
   cameraPoint: function (feature, latlng, context) {
     const online = ((context.hideout || {}).online || {})[feature.properties.id];
     const color = online === true ? "#2ecc71" : online === false ? "#e74c3c" : "#7f8c8d";
-    return L.circleMarker(latlng, { radius: 4, color: "#0b1a2a", weight: 1, fillColor: color, fillOpacity: 0.95 });
+    return L.circleMarker(latlng, { radius: 5, color: "#0b1a2a", weight: 1, fillColor: color, fillOpacity: 0.95 });
+  },
+  alertPoint: function (feature, latlng) {
+    const critical = feature.properties.severity === "critical";
+    return L.circleMarker(latlng, { radius: critical ? 14 : 11, color: critical ? "#ff4d4f" : "#ffb020",
+                                    weight: 3, fill: false, className: "alert-ring" });
+  },
+  routePoint: function (feature, latlng) {
+    const last = feature.properties.last;
+    return L.circleMarker(latlng, { radius: last ? 9 : 5, color: "#0b1a2a", weight: 1,
+                                    fillColor: last ? "#ffdd59" : "#48dbfb", fillOpacity: 1 });
   },
 });

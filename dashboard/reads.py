@@ -1,0 +1,246 @@
+"""Everything the pages read, one small function per question.
+
+Callbacks never touch the store directly: they call these. Each function is wrapped by
+`_read`, the one place where issue 9 will add "may this user's role ask this?" (and the
+audit line), without touching the pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, wraps
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import func, select
+
+from analytics import tables as t
+from analytics.complaint_fold import ComplaintState
+from analytics.measures import DepartmentScore, TrendPoint
+from analytics.queries import Companion, SightingHit, SightingQueries, Window
+from analytics.search import SearchRequest, execute
+from dashboard import context
+from streams.records import Alert, AlertKind, CameraStatus, Trajectory
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CAMERA_FRESH_S = 15
+"""A camera whose last heartbeat is older than this is shown offline."""
+
+
+def _read(fn: Callable[P, R]) -> Callable[P, R]:
+    """Marks a page-facing read; the role check and audit of issue 9 go here."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@cache
+def _queries() -> SightingQueries:
+    from analytics.camera_graph import CameraGraph
+
+    return SightingQueries(context.store(), CameraGraph.from_district(context.district()))
+
+
+def reset() -> None:
+    """Forget the cached query helper (after `context.configure`, e.g. in tests)."""
+    _queries.cache_clear()
+
+
+# ------------------------------------------------------------------ wall
+
+
+@dataclass(frozen=True, slots=True)
+class WallCounts:
+    today: int
+    open: int
+    overdue: int
+    on_time_rate: float | None
+    mean_rating: float | None
+    cameras_online: int
+    cameras_total: int
+    sightings_per_min: float
+
+
+@_read
+def camera_online(now: datetime) -> dict[str, bool]:
+    """Camera id -> online (fresh heartbeat saying so); cameras never heard of are absent."""
+    fresh = now - timedelta(seconds=CAMERA_FRESH_S)
+    return {s.camera_id: bool(s.online and s.ts >= fresh) for s in context.store().camera_statuses()}
+
+
+@_read
+def camera_statuses() -> list[CameraStatus]:
+    return context.store().camera_statuses()
+
+
+@_read
+def wall_counts(now: datetime, online: dict[str, bool]) -> WallCounts:
+    store = context.store()
+    district = context.district()
+    midnight = now.astimezone(district.timezone).replace(hour=0, minute=0, second=0, microsecond=0)
+    summary = store.complaint_summary(since=midnight, now=now)
+    from analytics.measures_store import MeasuresReader
+
+    tallies = MeasuresReader(store).tallies()
+    handled = sum(tl.values[1] for tl in tallies)
+    on_time = sum(tl.values[2] for tl in tallies)
+    rating_sum = sum(tl.values[3] for tl in tallies)
+    ratings = sum(tl.values[4] for tl in tallies)
+    return WallCounts(
+        today=summary.today, open=summary.open, overdue=summary.overdue,
+        on_time_rate=on_time / handled if handled else None,
+        mean_rating=rating_sum / ratings if ratings else None,
+        cameras_online=sum(online.values()), cameras_total=len(district.cameras),
+        sightings_per_min=sightings_since(now - timedelta(minutes=1)),
+    )
+
+
+def sightings_since(since: datetime) -> int:
+    """Sightings at any district camera since `since` (the (camera_id, ts) index)."""
+    s = t.sightings
+    ids = [c.id for c in context.district().cameras]
+    query = select(func.count()).select_from(s).where(s.c.camera_id.in_(ids), s.c.ts >= since)
+    with context.store().engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+@_read
+def recent_complaints(limit: int) -> list[ComplaintState]:
+    return context.store().recent_complaints(limit=limit)
+
+
+@_read
+def grid_status() -> dict[str, str]:
+    """Grids that are not normal (the others are drawn normal): keeps the tick small."""
+    return {g: s for g, s in context.store().grid_status_levels().items() if s != "normal"}
+
+
+@_read
+def recent_alerts(since: datetime, limit: int = 12) -> list[Alert]:
+    kinds = [k for k in AlertKind if k is not AlertKind.COMPLAINT_NOTICE]
+    a = t.alerts
+    query = (select(a).where(a.c.ts >= since, a.c.kind.in_([k.value for k in kinds]))
+             .order_by(a.c.ts.desc()).limit(limit))
+    with context.store().engine.connect() as conn:
+        return [Alert(id=r.id, ts=r.ts, kind=AlertKind(r.kind), severity=r.severity, title=r.title,
+                      detail=r.detail, identity=r.identity, camera_id=r.camera_id,
+                      complaint_code=r.complaint_code, grid_id=r.grid_id, evidence=r.evidence,
+                      recipients=r.recipients) for r in conn.execute(query)]
+
+
+@_read
+def recent_trajectories(since: datetime, limit: int = 60) -> list[Trajectory]:
+    """Trips still moving since `since` (trips are capped at 12 h, so the start index bounds it)."""
+    tr = t.trajectories
+    query = (select(tr).where(tr.c.start_ts >= since - timedelta(hours=12), tr.c.end_ts >= since,
+                              tr.c.point_count >= 2)
+             .order_by(tr.c.end_ts.desc()).limit(limit))
+    with context.store().engine.connect() as conn:
+        return [Trajectory(id=r.id, kind=r.kind, identity=r.identity, start=r.start_ts, end=r.end_ts,
+                           points=r.points) for r in conn.execute(query)]
+
+
+@_read
+def department_ranking() -> list[DepartmentScore]:
+    from analytics.measures_store import MeasuresReader
+
+    return MeasuresReader(context.store()).ranking()
+
+
+@_read
+def camera_sightings(camera_id: str, limit: int = 8) -> list[SightingHit]:
+    """The newest sightings at one camera (newest first)."""
+    s = t.sightings
+    query = select(s).where(s.c.camera_id == camera_id).order_by(s.c.ts.desc()).limit(limit)
+    queries = _queries()
+    with context.store().engine.connect() as conn:
+        return [queries._hit(r) for r in conn.execute(query)]
+
+
+@_read
+def open_complaints_in(grid_id: str, limit: int = 8) -> list[ComplaintState]:
+    c = t.complaints
+    query = (select(c).where(c.c.grid_id == grid_id, c.c.state != "closed")
+             .order_by(c.c.created_at.desc()).limit(limit))
+    from analytics.store import _state_of
+
+    with context.store().engine.connect() as conn:
+        return [_state_of(r) for r in conn.execute(query)]
+
+
+# ------------------------------------------------------------------ analyst
+
+
+@_read
+def search(request: SearchRequest) -> list[dict]:
+    """One analyst question (the same request type as `cityops search` and the HTTP API)."""
+    return execute(_queries(), request, context.district().timezone)
+
+
+@_read
+def companions(kind: str, identity: str, window: Window) -> list[Companion]:
+    from analytics.alerts import CoTravelRules
+    from streams.records import SightingKind
+
+    return _queries().companions(SightingKind(kind), identity, window, CoTravelRules())
+
+
+@_read
+def alerts_about(identity: str, kind: AlertKind | None, window: Window) -> list[Alert]:
+    return _queries().alerts(kind, identity, window, 100)
+
+
+@_read
+def sightings_by_id(ids: list[str]) -> list[SightingHit]:
+    if not ids:
+        return []
+    s = t.sightings
+    queries = _queries()
+    with context.store().engine.connect() as conn:
+        rows = conn.execute(select(s).where(s.c.id.in_(ids[:200])).order_by(s.c.ts)).all()
+    return [queries._hit(r) for r in rows]
+
+
+# ------------------------------------------------------------------ leader
+
+
+@_read
+def trend(start: date, end: date) -> list[TrendPoint]:
+    from analytics.measures_store import MeasuresReader
+
+    by = "day" if (end - start).days <= 62 else "week"
+    return MeasuresReader(context.store()).trend(start, end, by)  # type: ignore[arg-type]
+
+
+@_read
+def heat_map(start: date, end: date) -> dict[str, int]:
+    from analytics.measures_store import MeasuresReader
+
+    return MeasuresReader(context.store()).heat_map(start, end)
+
+
+@_read
+def grid_counts_now() -> dict[str, tuple[int, int]]:
+    """Grid -> (open, overdue) now."""
+    return {g.grid_id: (g.open, g.overdue) for g in context.store().complaint_counts_by_grid()}
+
+
+@_read
+def offline_incidents(since: datetime, until: datetime) -> dict[str, int]:
+    """Camera -> how many times it went offline in the window (its offline alerts)."""
+    a = t.alerts
+    query = (select(a.c.camera_id, func.count())
+             .where(a.c.kind == AlertKind.CAMERA_OFFLINE.value, a.c.ts >= since, a.c.ts <= until)
+             .group_by(a.c.camera_id))
+    with context.store().engine.connect() as conn:
+        return {cam: int(n) for cam, n in conn.execute(query) if cam}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
