@@ -35,6 +35,7 @@ from analytics.camera_graph import CameraGraph
 from analytics.store import Store
 from streams.plate_grammar import normalize_plate
 from streams.records import Alert, AlertKind, Severity, Sighting, SightingKind, Trajectory
+from streams.topics import Topic
 from streams.watchlist import biometric_retention_days
 
 CONFUSIONS = ("0DQ", "8B", "17", "2Z", "5S")
@@ -303,8 +304,32 @@ class SightingQueries:
             query = query.where(tr.c.end_ts >= window.since)
         query = query.order_by(tr.c.start_ts).limit(limit)
         with self.store.engine.connect() as conn:
-            return [Trajectory(id=r.id, kind=SightingKind(r.kind), identity=r.identity, start=r.start_ts,
-                               end=r.end_ts, points=r.points) for r in conn.execute(query)]
+            return [_trajectory(r) for r in conn.execute(query)]
+
+    def recent_trajectories(self, since: datetime, kind: SightingKind | None = None,
+                            limit: int = 500) -> list[Trajectory]:
+        """Trips still moving at or after `since` (the wall screen's live tracks), newest first."""
+        tr = t.trajectories
+        query = select(tr).where(tr.c.end_ts >= since)
+        if kind is not None:
+            query = query.where(tr.c.kind == kind.value)
+        query = query.order_by(tr.c.end_ts.desc()).limit(limit)
+        with self.store.engine.connect() as conn:
+            return [_trajectory(r) for r in conn.execute(query)]
+
+    def set_aside(self, since: datetime | None = None) -> dict[str, int]:
+        """Sightings the guard refused, counted by reason (unknown_camera, future_time, ...)."""
+        dl = t.dead_letters
+        query = select(dl.c.reason).where(dl.c.topic == Topic.SIGHTINGS.value)
+        if since is not None:
+            query = query.where(dl.c.ts >= since)
+        counts: dict[str, int] = {}
+        with self.store.engine.connect() as conn:
+            for (reason,) in conn.execute(query):
+                code = reason.split(":", 1)[0] if ":" in reason else "malformed"
+                code = code if code.isidentifier() else "malformed"
+                counts[code] = counts.get(code, 0) + 1
+        return counts
 
     def alerts(self, kind: AlertKind | None = None, identity: str | None = None,
                window: Window = Window(), limit: int = 500) -> list[Alert]:
@@ -353,6 +378,11 @@ class SightingQueries:
             confidence=r.confidence, snapshot=r.snapshot, plate_color=r.plate_color,
             face_distance=r.face_distance, lat=lat, lon=lon,
         )
+
+
+def _trajectory(r: Any) -> Trajectory:
+    return Trajectory(id=r.id, kind=SightingKind(r.kind), identity=r.identity, start=r.start_ts,
+                      end=r.end_ts, points=r.points)
 
 
 def _sighting(r: Any) -> Sighting:

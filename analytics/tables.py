@@ -229,6 +229,7 @@ trajectories = Table(
     Column("point_count", Integer(), nullable=False),
     Column("points", JSON(), nullable=False),
     Index(None, "identity", "start_ts"),
+    Index(None, "end_ts"),  # the wall screen's "trips of the last minutes"
 )
 
 complaint_code_counters = Table(

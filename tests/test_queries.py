@@ -176,3 +176,10 @@ def test_the_http_api_answers_each_question_and_explains_bad_requests(home: Sett
     bad = client.get("/api/search", query_string={"plat": "黑A12345"})
     assert bad.status_code == 400 and "unknown parameter" in bad.get_json()["error"]
     assert client.get("/api/search", query_string={"plate": "nope"}).status_code == 400
+
+
+def test_recent_trajectories_for_the_wall_screen(queries: SightingQueries) -> None:
+    live = queries.recent_trajectories(T0 + timedelta(minutes=2))
+    assert [tr.identity for tr in live][:1] == ["黑B12345"]  # the newest trip first
+    assert {tr.identity for tr in live} >= {"黑A12345", "黑A88888", "alice"}
+    assert queries.recent_trajectories(T0 + timedelta(days=1)) == []

@@ -78,6 +78,8 @@ def test_ingest_with_the_guard_stores_bad_sightings_only_as_dead_letters(tmp_pat
     assert writer.stats.set_aside == 5
     reasons = sorted(d.reason.split(":")[0] for d in store.dead_letters())
     assert reasons == ["future_time", "not_a_plate", "too_old", "unknown_camera"]
+    assert SightingQueries(store).set_aside() == {"future_time": 1, "not_a_plate": 1, "too_old": 1,
+                                                  "unknown_camera": 1}
     found = SightingQueries(store).plate("黑A12345", Window(now - timedelta(days=4000), now + timedelta(days=2)))
     assert [h.sighting_id for h in found] == [good.id]
     store.close()
