@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -189,12 +188,12 @@ def test_incremental_measures_equal_a_fold_from_scratch_on_a_simulated_week(dist
         {k: v for k, v in scratch.grid_levels.items() if any(v)}
 
 
-def test_stored_measures_read_back_the_same(district: District, tmp_path: Path) -> None:
+def test_stored_measures_read_back_the_same(district: District, store_url: str) -> None:
     make = Maker(district)
     for i in range(40):
         make.life(["PF-CGJ", "PF-GAJ", "PF-SWJ"][i % 3], 1 + i % 5, grid=i % 7, at=DAY + timedelta(days=i % 9))
     _, m = feed(make.events)
-    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+    with Store.open(store_url) as store:
         assert save(store, m) > 0
         reader = MeasuresReader(store)
         start, end = m.day_of(DAY), m.day_of(DAY + timedelta(days=8))
@@ -206,10 +205,10 @@ def test_stored_measures_read_back_the_same(district: District, tmp_path: Path) 
         assert reader.ranking() == m.ranking()
 
 
-def test_governance_rebuilds_the_same_measures_from_the_store(district: District, tmp_path: Path) -> None:
+def test_governance_rebuilds_the_same_measures_from_the_store(district: District, store_url: str) -> None:
     events = known_ratings(district)
     _, live = feed(events)
-    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+    with Store.open(store_url) as store:
         store.write(events)
         gov = Governance(district, _Nowhere(), store, clock=lambda: DAY + timedelta(days=1))
         assert gov.rebuild() == 353
