@@ -306,6 +306,16 @@ class SightingQueries:
         with self.store.engine.connect() as conn:
             return [_trajectory(r) for r in conn.execute(query)]
 
+    def sightings(self, ids: Sequence[str]) -> list[SightingHit]:
+        """Sightings by id, in time order: an alert's evidence, a trip's points."""
+        s = t.sightings
+        hits: list[SightingHit] = []
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start:start + 500])
+                hits += [self._hit(r) for r in conn.execute(select(s).where(s.c.id.in_(chunk)))]
+        return sorted(hits, key=lambda h: (h.ts, h.sighting_id))
+
     def recent_trajectories(self, since: datetime, kind: SightingKind | None = None,
                             limit: int = 500) -> list[Trajectory]:
         """Trips still moving at or after `since` (the wall screen's live tracks), newest first."""

@@ -128,7 +128,12 @@ def execute(queries: SightingQueries, request: SearchRequest, zone: ZoneInfo) ->
         except ValueError as exc:
             raise QueryError(f"alerts: all or one of {', '.join(k.value for k in AlertKind)}") from exc
     found_alerts = queries.alerts(kind, request.identity, window, min(limit, 5000))
-    return [{"type": "alert", **a.model_dump(mode="json")} for a in found_alerts]
+    rows = []
+    for a in found_alerts:  # the evidence as sightings (time, camera, snapshot), not bare ids
+        evidence = queries.sightings(a.evidence) if len(found_alerts) <= 200 else []
+        rows.append({"type": "alert", **a.model_dump(mode="json"),
+                     "evidence_sightings": [_jsonable(asdict(h)) for h in evidence]})
+    return rows
 
 
 def run_search(settings: Settings, request: SearchRequest, out: IO[str] | None = None) -> int:

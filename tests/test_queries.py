@@ -183,3 +183,18 @@ def test_recent_trajectories_for_the_wall_screen(queries: SightingQueries) -> No
     assert [tr.identity for tr in live][:1] == ["黑B12345"]  # the newest trip first
     assert {tr.identity for tr in live} >= {"黑A12345", "黑A88888", "alice"}
     assert queries.recent_trajectories(T0 + timedelta(days=1)) == []
+
+
+def test_alerts_come_with_their_evidence_as_sightings(home: Settings) -> None:
+    from analytics.alerts import ClonedPlateDetector
+
+    store = Store.open(home.store_url)
+    clone = seen("PF-C001", 65, "黑A12345")  # ~5.5 km from C003 a few seconds after
+    store.write([clone, *ClonedPlateDetector(GRAPH).check([*WORLD[:2], clone])])
+    store.close()
+    out = io.StringIO()
+    assert run_search(home, SearchRequest(alerts="cloned_plate"), out) == 0
+    (alert,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert alert["identity"] == "黑A12345"
+    assert [e["camera_id"] for e in alert["evidence_sightings"]] == ["PF-C003", "PF-C001"]
+    assert all(e["snapshot"] for e in alert["evidence_sightings"])
