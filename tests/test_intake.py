@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from analytics.classifier import HAND_WRITTEN, TypeClassifier, accuracy
+from analytics.classifier import HAND_WRITTEN, PARAPHRASED, TypeClassifier, accuracy
 from analytics.complaint_codes import StoreCodes
 from analytics.intake import Intake, IntakeError, PhotoTooLarge, Submission, decode_photo
 from analytics.lifecycle import Lifecycle
@@ -161,6 +161,15 @@ def test_classifier_accuracy_on_simulator_texts(district: District) -> None:
              for c in sim.plan_day(date(2026, 1, 5) + timedelta(days=k))]
     share, misses = accuracy(TypeClassifier(district.complaint_types), texts)
     assert len(texts) > 1500 and share >= 0.98, misses[:10]
+
+
+def test_classifier_on_paraphrases_is_weak_and_mostly_says_so(district: District) -> None:
+    """Words outside the taxonomy: the limit of a keyword classifier, measured (7 of 30 right,
+    17 unclassified, 6 wrong when written); this guards against it getting worse."""
+    clf = TypeClassifier(district.complaint_types)
+    share, misses = accuracy(clf, PARAPHRASED)
+    wrong = [m for m in misses if m[2] is not None]
+    assert share >= 0.2 and len(wrong) <= 6, (share, wrong)
 
 
 def test_classifier_says_nothing_rather_than_guess(district: District) -> None:
