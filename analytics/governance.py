@@ -33,6 +33,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from analytics import tables as t
 from analytics.complaint_book import Change, ComplaintBook
 from analytics.grid_status import GridStatus, StatusRules
+from analytics.lifecycle import silence_from_env
 from analytics.measures import Measures, RatingPrior
 from analytics.measures_store import save
 from analytics.sla import SlaPolicy, SlaWatch
@@ -175,7 +176,7 @@ def run_governance(settings: Settings, stop: threading.Event, *, idle_tick_s: fl
 
     district = load_district(settings.district_file)
     with Store.open(settings.store_url) as store, open_bus(settings.bus_url, settings.home) as bus:
-        gov = Governance(district, bus, store)
+        gov = Governance(district, bus, store, policy=SlaPolicy(silence=silence_from_env()))
         gov.rebuild()
         loop = governance_loop(gov, bus, stop)
         log.info("governance: group %s reading %s", GROUP, ", ".join(tp.value for tp in TOPICS))

@@ -18,6 +18,7 @@ governance consumer fold it from there.
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -32,6 +33,23 @@ from streams.records import ComplaintEventType as T
 
 DEFAULT_SILENCE = timedelta(hours=72)
 """A handled complaint the reporter never rates closes by silence after this long."""
+SILENCE_ENV = "CITYOPS_SILENCE_HOURS"
+
+
+def silence_from_env() -> timedelta:
+    """The silence before closing unrated complaints: CITYOPS_SILENCE_HOURS, default 72."""
+    raw = os.environ.get(SILENCE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_SILENCE
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 365:
+        raise ValueError(f"{SILENCE_ENV}={raw!r}: give the hours of silence, e.g. 72")
+    return timedelta(hours=hours)
+
+
 MAX_PENDING_CODES = 10_000
 """Complaints whose just-published events are remembered until the store has them."""
 LIFECYCLE_NAMESPACE = uuid.UUID("0d6f3c1a-4f6b-4a55-9d0e-6c1f7b2e9a31")

@@ -107,7 +107,7 @@ class Services:
         from analytics.classifier import TypeClassifier
         from analytics.complaint_codes import StoreCodes
         from analytics.intake import Intake
-        from analytics.lifecycle import Lifecycle
+        from analytics.lifecycle import Lifecycle, silence_from_env
         from analytics.measures_store import MeasuresReader
         from analytics.store import Store
         from streams.bus import open_bus
@@ -117,7 +117,8 @@ class Services:
         self.district = load_district(s.district_file)
         self.store = Store.open(s.store_url)
         self.bus = open_bus(s.bus_url, s.home)
-        self.lifecycle = Lifecycle(self.store, self.bus, departments={d.id for d in self.district.departments})
+        self.lifecycle = Lifecycle(self.store, self.bus, departments={d.id for d in self.district.departments},
+                                   silence=silence_from_env())
         self.classifier = TypeClassifier(self.district.complaint_types)
         codes = StoreCodes(self.store, self.district.code_prefix, self.district.timezone)
         self.intake = Intake(self.district, self.lifecycle, codes, s.home / "photos",
