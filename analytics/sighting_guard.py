@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from streams.plate_grammar import normalize_plate
 from streams.records import DeadLetter, Sighting, SightingKind, utcnow
@@ -111,9 +112,9 @@ class SightingGuard:
         return good, bad
 
 
-def guard_for(district_file: object = None) -> SightingGuard:
+def guard_for(district_file: Path | None = None) -> SightingGuard:
     """A guard for the configured district (the bundled Pingfang one by default)."""
     from streams.district import load_district
 
-    district = load_district(district_file)  # type: ignore[arg-type]
+    district = load_district(district_file)
     return SightingGuard(c.id for c in district.cameras)
