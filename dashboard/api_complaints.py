@@ -342,9 +342,14 @@ def openapi() -> flask.Response:
 
 
 def register(server: flask.Flask, settings: Settings, *, max_photo_bytes: int = MAX_PHOTO_BYTES) -> None:
-    """Mount the API on a Flask server (the Dash app's `app.server`)."""
+    """Mount the API on a Flask server (the Dash app's `app.server`); calling it again on the
+    same server only replaces its settings (e.g. a test's photo limit)."""
+    previous = server.extensions.get(EXTENSION)
+    if previous is not None:
+        previous.close()
     server.extensions[EXTENSION] = Services(settings, max_photo_bytes)
-    server.register_blueprint(bp)
+    if bp.name not in server.blueprints:
+        server.register_blueprint(bp)
 
 
 # ---------------------------------------------------------------- the spec
