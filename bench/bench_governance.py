@@ -5,6 +5,7 @@ the satisfaction ranking, the heat map and the trends over a year of simulated c
     python bench/bench_governance.py --days 60       # reduced scale
     python bench/bench_governance.py --rebuild       # also write the events to a store and
                                                      # time the governance start-up rebuild
+    python bench/bench_governance.py --bus-events 0  # skip the consumer-from-the-bus stage
 
 The simulator plans the complaints before the clock starts (codes from an in-memory counter,
 not the store). Then, in time order, every event goes through what the governance consumer
@@ -57,11 +58,39 @@ def timed(fn: Callable[[], Any], repeat: int = 5) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+def bus_consumer(district: Any, events: list[Any]) -> None:
+    """The governance consumer end to end: LocalBus poll, JSON decode, handle, commit."""
+    from analytics.governance import Governance, governance_loop
+    from streams.localbus import LocalBus
+
+    class Nowhere:
+        def publish(self, record: object) -> None:
+            pass
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bus = LocalBus(Path(tmp) / "bus")
+        for e in events:
+            bus.publish(e)
+        bus.flush()
+        last = events[-1].ts
+        gov = Governance(district, Nowhere(), None, clock=lambda: last + timedelta(days=1))
+        loop = governance_loop(gov, bus)
+        t0 = time.perf_counter()
+        assert loop.wait_for(lambda: loop.handled >= len(events), timeout_s=3600)
+        took = time.perf_counter() - t0
+        loop.close()
+        bus.close()
+    print(f"\nwhole consumer from the LocalBus (poll, decode, fold, measures, SLA, grid status, commit): "
+          f"{len(events) / took:,.0f} events/s over {len(events):,} events")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--url", default="", help="store URL (default: SQLite in a temp folder)")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--bus-events", type=int, default=100_000,
+                        help="also time the whole consumer on this many events from a LocalBus (0: skip)")
     args = parser.parse_args()
 
     district = load_district()
@@ -147,6 +176,9 @@ def main() -> None:
                 loaded = gov.rebuild()
                 print(f"governance start-up rebuild: {loaded:,} complaints in {time.perf_counter() - t0:.1f} s")
                 assert gov.measures.ranking() == measures.ranking()
+
+    if args.bus_events:
+        bus_consumer(district, events[:args.bus_events])
 
     top = measures.ranking()[:3]
     print("\ntop 3: " + ", ".join(f"{r.department} {r.smoothed_rating:.3f} ({r.ratings} ratings)" for r in top))
