@@ -198,7 +198,7 @@ def _day_arg(name: str, default: date) -> date:
 def _period() -> tuple[date, date]:
     today = datetime.now(_services().district.timezone).date()
     end = _day_arg("end", today)
-    start = _day_arg("start", end - timedelta(days=29))
+    start = _day_arg("start", max(end, date.min + timedelta(days=29)) - timedelta(days=29))
     if start > end:
         raise ApiError(400, f"start {start} is after end {end}")
     if (end - start).days > MAX_PERIOD_DAYS:

@@ -167,6 +167,13 @@ def test_a_whole_loop_through_http_the_bus_and_the_consumers(client, district: D
     assert client.get("/api/heatmap?start=2026-13-01").status_code == 400
     assert client.get("/api/trends?by=year").status_code == 400
     assert client.get("/api/heatmap?start=2026-11-21&end=2026-11-01").status_code == 400
+    assert client.get("/api/heatmap?end=0001-01-02").json["grids"] == {}  # the calendar's edge: not a 500
+    for query in ("start=0001-01-01&end=9999-12-31", "start=9999-12-31", "end=x"):
+        assert client.get(f"/api/heatmap?{query}").status_code == 400, query
+    assert client.get("/api/trends?end=0001-01-05").status_code == 200  # an empty trend
+    r = client.post("/api/complaints", data='{"text": "路灯不亮", "lat": NaN, "lon": 126.6}',
+                    content_type="application/json")
+    assert r.status_code == 400 and "lat" in r.json["error"]
 
 
 def test_an_unreachable_store_gives_503_with_a_message(tmp_path: Path, district: District) -> None:
