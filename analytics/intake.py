@@ -64,7 +64,12 @@ class Accepted:
 
 def decode_photo(data: str, max_bytes: int = MAX_PHOTO_BYTES) -> bytes:
     """Base64 (optionally a `data:image/...;base64,` URL) -> bytes, refusing oversize early."""
-    payload = data.split(",", 1)[1] if data.startswith("data:") else data
+    if data.startswith("data:"):
+        head, comma, payload = data.partition(",")
+        if not comma or ";base64" not in head:
+            raise IntakeError("a photo data URL must look like data:image/jpeg;base64,...")
+    else:
+        payload = data
     if len(payload) * 3 // 4 > max_bytes + 3:
         raise PhotoTooLarge(f"photo is larger than {max_bytes // 1024} KiB")
     try:

@@ -5,6 +5,7 @@ hand-written and simulator texts."""
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -132,6 +133,10 @@ def test_a_photo_is_saved_under_the_data_folder_and_oversize_is_refused(intake: 
         decode_photo("A" * 200_000, max_bytes=50_000)
     with pytest.raises(IntakeError, match="base64"):
         decode_photo("not base64!!")
+    for bad in ("data:", "data:image/png", "data:image/png,AAAA"):
+        with pytest.raises(IntakeError, match="data URL"):
+            decode_photo(bad)
+    assert decode_photo("data:image/jpeg;base64," + base64.b64encode(photo).decode()) == photo
 
 
 def test_codes_are_unique_and_consecutive(intake: Intake, district: District) -> None:
