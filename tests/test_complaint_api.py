@@ -15,6 +15,7 @@ from pathlib import Path
 
 import flask
 import hypothesis
+import hypothesis.strategies as st
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
@@ -190,6 +191,23 @@ def test_the_openapi_spec_lists_every_operation(client) -> None:
     steps = {p.rsplit("/", 1)[1] for p in spec["paths"] if p.startswith("/api/complaints/{code}/")}
     assert steps == {"accept", "dispatch", "handle", "supervise", "rate", "redispatch", "close"}
     assert {"/api/complaints", "/api/rankings", "/api/grids/status", "/api/heatmap", "/api/trends"} <= set(spec["paths"])
+
+
+@hypothesis.given(start=st.one_of(st.none(), st.dates()), end=st.one_of(st.none(), st.dates()),
+                  by=st.sampled_from(["day", "week", "", "year"]),
+                  photo=st.one_of(st.text(max_size=40), st.from_regex(r"data:[a-z/]*(;base64)?,?[A-Za-z0-9+/=]*",
+                                                                      fullmatch=True)))
+@hypothesis.settings(max_examples=60, deadline=None, database=None,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+def test_edge_dates_and_photo_strings_never_give_a_server_error(client, district: District, start, end, by,
+                                                               photo) -> None:
+    query = "&".join(f"{k}={v}" for k, v in (("start", start), ("end", end), ("by", by)) if v is not None)
+    for path in ("/api/heatmap", "/api/trends"):
+        r = client.get(f"{path}?{query}")
+        assert r.status_code in (200, 400), (path, query, r.status_code)
+    r = client.post("/api/complaints", json={"text": "垃圾满溢", "category": "garbage_pileup",
+                                             **_inside(district), "photo": photo})
+    assert r.status_code in ((201,) if photo == "" else (400, 413)), (photo, r.status_code, r.json)  # "": none
 
 
 # ---------------------------------------------------------------- fuzz
