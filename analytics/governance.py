@@ -75,8 +75,9 @@ class Governance:
 
     # ------------------------------------------------------------ start
 
-    def rebuild(self, chunk: int = 20_000) -> int:
-        """Fold every stored complaint once (no alerts raised); returns complaints loaded."""
+    def rebuild(self, chunk: int = 20_000, stop: threading.Event | None = None) -> int:
+        """Fold every stored complaint once (no alerts raised); returns complaints loaded.
+        Gives up early (saving nothing) when `stop` is set, so a shutdown is never held up."""
         if self.store is None:
             return 0
         ev = t.complaint_events
@@ -91,6 +92,9 @@ class Governance:
                 if row.code != code:
                     loaded += self._load(code, events, now)
                     code, events = row.code, []
+                    if stop is not None and loaded % 1000 == 0 and stop.is_set():
+                        log.info("governance: stopped while rebuilding (%d complaints read)", loaded)
+                        return loaded
                 events.append(row)
             loaded += self._load(code, events, now)
         save(self.store, self.measures, everything=True)
@@ -177,7 +181,9 @@ def run_governance(settings: Settings, stop: threading.Event, *, idle_tick_s: fl
     district = load_district(settings.district_file)
     with Store.open(settings.store_url) as store, open_bus(settings.bus_url, settings.home) as bus:
         gov = Governance(district, bus, store, policy=SlaPolicy(silence=silence_from_env()))
-        gov.rebuild()
+        gov.rebuild(stop=stop)
+        if stop.is_set():
+            return
         loop = governance_loop(gov, bus, stop)
         log.info("governance: group %s reading %s", GROUP, ", ".join(tp.value for tp in TOPICS))
         pause = 1.0
