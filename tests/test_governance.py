@@ -82,3 +82,30 @@ def test_run_governance_next_to_ingest_on_two_simulated_days(world) -> None:
     finally:
         procs.halt()
     assert reader.ranking() == first
+
+
+def test_worker_feed_walks_each_worker_inside_their_grid() -> None:
+    import math
+    from datetime import UTC, datetime, timedelta
+
+    from analytics.worker_feed import M_PER_DEG_LAT, WorkerFeed
+    from streams.records import GridEventKind
+
+    district = load_district()
+    feed = WorkerFeed(district, bus=None, seed=5, speed_mps=1.5)
+    now = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
+    before = {e.worker_id: e for e in feed.step(now, 0.0)}
+    assert len(before) == len(district.community_grids())  # every grid has its worker
+    for k in range(1, 6):
+        after = {e.worker_id: e for e in feed.step(now + timedelta(seconds=10 * k), 10.0)}
+        for worker, e in after.items():
+            assert e.kind == GridEventKind.WORKER_POSITION and e.lat is not None and e.lon is not None
+            grid = district.grid_at(e.lat, e.lon)
+            assert grid is not None and grid.id == e.grid_id, worker  # never outside their grid
+            b = before[worker]
+            metres = math.hypot((e.lat - b.lat) * M_PER_DEG_LAT,
+                                (e.lon - b.lon) * M_PER_DEG_LAT * math.cos(math.radians(e.lat)))
+            assert metres <= 15.0 + 0.5  # 1.5 m/s for 10 s (a new target may be reached early)
+        moved = sum(1 for w in after if (after[w].lat, after[w].lon) != (before[w].lat, before[w].lon))
+        assert moved > 0.9 * len(after)  # they walk (a few turn at a concave grid's edge)
+        before = after
