@@ -192,7 +192,7 @@ def companions(kind: str, identity: str, window: Window) -> list[Companion]:
 
 
 @_read
-def alerts_about(identity: str, kind: AlertKind | None, window: Window) -> list[Alert]:
+def alerts_about(identity: str | None, kind: AlertKind | None, window: Window) -> list[Alert]:
     return _queries().alerts(kind, identity, window, 100)
 
 

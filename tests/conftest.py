@@ -98,3 +98,23 @@ def make_bus(bus_spec: BusSpec) -> Iterator[Callable[[], Bus]]:
 
 
 # =================================================================== end Bus (streams) ====
+
+
+# ======================================================== Browser (dashboard pages) ====
+# dash.testing's `dash_duo` drives Debian's /usr/bin/chromium through /usr/bin/chromedriver
+# (tests/setup/ensure_browser.sh), always headless at 1920x1080 (the wall screen's size).
+
+
+def pytest_setup_options():  # dash.testing hook: the Chrome options of dash_duo
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1920,1080", "--hide-scrollbars", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"):
+        options.add_argument(arg)
+    return options
+
+
+# ==================================================== end Browser (dashboard pages) ====

@@ -6,7 +6,7 @@ would read in production. The story analysts search for:
 
 - plate 黑A12345 passes PF-C001 -> PF-C005 -> PF-C009 -> PF-C014, 08:00-08:09 local time
   today, its snapshots on disk, one stored trajectory; 黑A1234S (an OCR look-alike) once;
-- 黑B77777 rides with it at 3 of those cameras (co-travel);
+- 黑B77777 rides 3 s behind it at all four cameras (co-travel);
 - 黑C88888 is seen at two far cameras 2 minutes apart (a cloned-plate alert with evidence).
 """
 
@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from analytics.camera_graph import CameraGraph
 from analytics.complaint_fold import fold
 from analytics.measures import Measures
 from analytics.measures_store import save
 from analytics.store import Store
+from analytics.trajectories import TrajectoryBuilder
 from streams.config import Settings
 from streams.district import District, load_district
 from streams.records import (
@@ -36,8 +38,6 @@ from streams.records import (
     Severity,
     Sighting,
     SightingKind,
-    Trajectory,
-    TrajectoryPoint,
 )
 
 ROUTE = ("PF-C001", "PF-C005", "PF-C009", "PF-C014")
@@ -77,15 +77,6 @@ def _sighting(district: District, camera_id: str, ts: datetime, identity: str, h
         ascii_text = identity[1:] if not identity.isascii() else identity
         s = s.model_copy(update={"snapshot": _snapshot(home, camera_id, s.id, ascii_text, ts)})
     return s
-
-
-def _trajectory(district: District, sightings: list[Sighting]) -> Trajectory:
-    points = [TrajectoryPoint(sighting_id=s.id, camera_id=s.camera_id, ts=s.ts,
-                              lat=district.camera(s.camera_id).lat, lon=district.camera(s.camera_id).lon)
-              for s in sightings]
-    first = sightings[0]
-    return Trajectory(id=f"trip-{first.identity}-{first.id[:8]}", kind=first.kind, identity=first.identity,
-                      start=points[0].ts, end=points[-1].ts, points=points)
 
 
 def _complaints(district: District, now: datetime, rng: random.Random, total: int, open_count: int
@@ -138,8 +129,8 @@ def seed(settings: Settings, *, complaints: int = 400, open_complaints: int = 12
     home = settings.home
     route = [_sighting(district, cam, route_start + timedelta(minutes=3 * i), PLATE, home)
              for i, cam in enumerate(ROUTE)]
-    companion = [_sighting(district, cam, route_start + timedelta(minutes=3 * i, seconds=8), COMPANION, home)
-                 for i, cam in enumerate(ROUTE[:3])]
+    companion = [_sighting(district, cam, route_start + timedelta(minutes=3 * i, seconds=3), COMPANION, home)
+                 for i, cam in enumerate(ROUTE)]
     lookalike = [_sighting(district, "PF-C020", route_start + timedelta(hours=2), "黑A1234S", home, confidence=0.7)]
     clone = [_sighting(district, "PF-C003", now - timedelta(minutes=40), CLONE, home),
              _sighting(district, "PF-C140", now - timedelta(minutes=38), CLONE, home)]
@@ -152,9 +143,10 @@ def seed(settings: Settings, *, complaints: int = 400, open_complaints: int = 12
         background.append(_sighting(district, rng.choice(cams), ts, plate))
     for j in range(25):  # vehicles moving right now: the wall's trails
         start = now - timedelta(minutes=rng.uniform(1, 12))
-        cam0 = rng.randrange(len(cams) - 4)
-        trip = [_sighting(district, cams[cam0 + k], start + timedelta(seconds=50 * k), f"黑L{j:05d}")
-                for k in range(rng.randint(2, 4)) if start + timedelta(seconds=50 * k) <= now]
+        first = rng.choice(district.cameras)
+        near = sorted(district.cameras, key=lambda c: (c.lat - first.lat) ** 2 + (c.lon - first.lon) ** 2)
+        trip = [_sighting(district, near[2 * k].id, start + timedelta(seconds=70 * k), f"黑L{j:05d}")
+                for k in range(rng.randint(2, 4)) if start + timedelta(seconds=70 * k) <= now]
         if len(trip) >= 2:
             live.append(trip)
     sightings = route + companion + lookalike + clone + background + [s for trip in live for s in trip]
@@ -173,8 +165,8 @@ def seed(settings: Settings, *, complaints: int = 400, open_complaints: int = 12
         Alert(ts=now - timedelta(minutes=12), kind=AlertKind.WATCHLIST, severity=Severity.CRITICAL,
               title="布控人员 张某 出现在 PF-C022", identity="zhang_mou", camera_id="PF-C022"),
         Alert(ts=now - timedelta(minutes=25), kind=AlertKind.CO_TRAVEL, severity=Severity.WARNING,
-              title=f"{COMPANION} 与 {PLATE} 同行 3 个点位", identity=PLATE, camera_id=ROUTE[2],
-              evidence=[s.id for s in route[:3] + companion]),
+              title=f"{COMPANION} 与 {PLATE} 同行 4 个点位", identity=PLATE, camera_id=ROUTE[2],
+              evidence=[s.id for s in route + companion]),
         Alert(ts=now - timedelta(minutes=5), kind=AlertKind.OVERDUE, severity=Severity.WARNING,
               title="诉求超期未处置: 路灯不亮", grid_id=community[3].id),
         Alert(ts=now - timedelta(hours=30), kind=AlertKind.CAMERA_OFFLINE, severity=Severity.WARNING,
@@ -184,7 +176,8 @@ def seed(settings: Settings, *, complaints: int = 400, open_complaints: int = 12
     store = Store.open(settings.store_url)
     try:
         store.write(sightings)
-        store.write([_trajectory(district, route), *(_trajectory(district, trip) for trip in live)])
+        # trips and the plate index (`identities`) as the trajectory consumer makes them
+        TrajectoryBuilder(store, CameraGraph.from_district(district)).add(sightings)
         store.write(statuses)
         store.write(grid_events)
         store.write(alerts)

@@ -17,6 +17,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import context, reads
 from dashboard.i18n import age, alert_kind, lang_of, number, percent, state, tr, when
+from dashboard.maps import base_layers, district_map
 
 dash.register_page(__name__, path="/", name="wall", order=0)
 
@@ -39,28 +40,6 @@ def _camera_geojson() -> dict:
     }
 
 
-def district_bounds() -> list[list[float]]:
-    district = context.district()
-    lons = [pt[0] for pt in district.boundary[0]]
-    lats = [pt[1] for pt in district.boundary[0]]
-    return [[min(lats), min(lons)], [max(lats), max(lons)]]
-
-
-def base_layers() -> list:
-    """The district drawn from its own GeoJSON (no internet); a tile layer only if configured."""
-    district = context.district()
-    layers: list = []
-    if context.settings().tile_url:
-        layers.append(dl.TileLayer(url=context.settings().tile_url, maxZoom=19))
-    layers += [
-        dl.GeoJSON(data=district.grids_geojson("street"), style={"variable": "cityops.streetStyle"},
-                   interactive=False),
-        dl.GeoJSON(data=district.roads_geojson(), style={"variable": "cityops.roadStyle"},
-                   interactive=False),
-    ]
-    return layers
-
-
 def _map() -> dl.Map:
     district = context.district()
     layers = [
@@ -75,9 +54,8 @@ def _map() -> dl.Map:
         dl.GeoJSON(id="wall-alert-points", data={"type": "FeatureCollection", "features": []},
                    pointToLayer={"variable": "cityops.alertPoint"}, interactive=False),
     ]
-    return dl.Map(layers, bounds=district_bounds(), zoomSnap=0.25, preferCanvas=True,
-                  attributionControl=False, id="wall-map",
-                  style={"height": "100%", "width": "100%", "borderRadius": "6px"})
+    return district_map(layers, "wall-map", {"height": "100%", "width": "100%", "borderRadius": "6px"},
+                        preferCanvas=True)
 
 
 def _kpi(label: str, value_id: str) -> html.Div:
