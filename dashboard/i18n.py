@@ -132,6 +132,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "ts.found": ("识别", "Found"),
     "ts.correct": ("正确", "Correct"),
     "ts.done": ("回放完成", "Replay finished"),
+    "ts.last_hit": ("最近检出画面", "Latest frame with a detection"),
+    "ts.boxes": ("检测框", "boxes"),
     "ts.running": ("回放中", "Replaying"),
     "ts.no_videos": ("没有样例视频: 运行 python -m sample_media.generate --if-missing",
                      "No sample videos: run python -m sample_media.generate --if-missing"),

@@ -53,6 +53,8 @@ class RunView:
     error: str | None
     problems: list[str]
     frame_jpeg: str | None  # data: URI
+    hit_jpeg: str | None  # the latest frame with at least one box (what was found, kept in view)
+    boxes: int  # boxes drawn so far
     sightings: list[Sighting]
     score: dict | None  # {"plates": KindScore.as_dict(False), "faces": ...} or None without truth
 
@@ -155,7 +157,7 @@ class ReplayRun:
 
         self.truth = load_clip_truth(self.video)
         self.camera_id = camera_for(self.video, self.truth, self.known_cameras, None) or "PF-C001"
-        self._view = RunView(self.video.name, self.camera_id, 0, 0, False, None, [], None, [], None)
+        self._view = RunView(self.video.name, self.camera_id, 0, 0, False, None, [], None, None, 0, [], None)
         threading.Thread(target=self._run, name=f"tester-{self.video.name}", daemon=True).start()
         return self
 
@@ -201,15 +203,19 @@ class ReplayRun:
         capture = Capture(self.camera_id, str(self.video), loop=False, pace=False,
                           timestamps=Timestamps.MEDIA, media_start=start)
         sightings: list[Sighting] = []
+        drawn = 0
         try:
             for frame in capture.frames(self.stop, every_s=1.0 / self.analysed_fps):
                 recorder.boxes = []
                 sightings += pipeline.process(frame)
                 names = {s.bbox: s.identity for s in sightings}
                 boxes = [replace(b, label=b.label or names.get(b.bbox, "")) for b in recorder.boxes]
+                picture = annotate(frame.image, boxes)
+                drawn += len(boxes)
+                changes: dict[str, Any] = {"hit_jpeg": picture} if boxes else {}
                 self._update(frames_read=capture.frames_read, frames_total=capture.frame_count,
-                             frame_jpeg=annotate(frame.image, boxes), sightings=list(sightings),
-                             score=self._score(sightings, frame.ts))
+                             frame_jpeg=picture, sightings=list(sightings), boxes=drawn,
+                             score=self._score(sightings, frame.ts), **changes)
             sightings += pipeline.finish()
         finally:
             if faces is not None:

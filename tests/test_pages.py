@@ -56,7 +56,9 @@ def _free_port() -> int:
 
 def _start(dash_duo, app, path: str = "/") -> None:
     dash_duo.start_server(app, port=_free_port())
-    dash_duo.driver.set_window_size(1920, 1080)
+    # the page's viewport, not the window, is the wall screen's 1920x1080
+    dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
     if path != "/":
         dash_duo.wait_for_page(url=f"{dash_duo.server_url}{path}", timeout=20)
 
@@ -244,6 +246,10 @@ def test_tester_replay_shows_boxes_and_a_score(dash_duo, app, face_clip, shots) 
     # frames arrive as annotated JPEGs while the replay runs
     dash_duo.wait_for_element("#ts-frame[src^='data:image/jpeg']", timeout=60)
     dash_duo.wait_for_contains_text("#ts-status", "回放完成", timeout=240)
+    # the detector's boxes were drawn: the kept frame is one with a box on it
+    dash_duo.wait_for_element("#ts-hit-frame[src^='data:image/jpeg']", timeout=10)
+    boxes = int(dash_duo.find_element("#ts-status").text.split("检测框")[1].split()[0])
+    assert boxes >= 2
     faces = dash_duo.find_element("#ts-score-faces").text.split()
     # row: 人脸 truth found correct precision recall
     assert faces[1:4] == ["1", "1", "1"], faces

@@ -71,6 +71,8 @@ def layout(lang: str | None = None, **_: object) -> html.Div:
             html.Div(className="card", children=[
                 html.H2(tr("ts.score", lang)), html.Div(id="ts-score"),
                 html.H2(tr("ts.sightings", lang)), html.Ul(id="ts-sightings", className="hits"),
+                html.H2(tr("ts.last_hit", lang)),
+                html.Img(id="ts-hit-frame", className="frame-view", alt=""),
             ]),
         ]),
         dcc.Interval(id="ts-poll", interval=POLL_MS, disabled=True),
@@ -132,7 +134,7 @@ def _score_table(score: dict | None, lang: str) -> html.Table | html.P:
 
 
 @callback(
-    Output("ts-frame", "src"), Output("ts-score", "children"), Output("ts-sightings", "children"),
+    Output("ts-frame", "src"), Output("ts-hit-frame", "src"), Output("ts-score", "children"), Output("ts-sightings", "children"),
     Output("ts-status", "children", allow_duplicate=True), Output("ts-poll", "disabled", allow_duplicate=True),
     Input("ts-poll", "n_intervals"), State("ts-run", "data"), State("ts-lang", "data"),
     prevent_initial_call=True,
@@ -141,16 +143,17 @@ def poll(_n: int | None, run_id: str | None, lang: str | None) -> tuple:
     lang = lang_of(lang)
     run = tester_run.get_run(run_id)
     if run is None:
-        return no_update, no_update, no_update, no_update, True
+        return no_update, no_update, no_update, no_update, no_update, True
     view = run.view()
     zone = context.district().timezone
     items = [html.Li(f"{when(s.ts, lang, zone, with_date=False, seconds=True)}  {s.kind.value}  {s.identity}"
                      f"  ({s.confidence:.2f})") for s in view.sightings[-15:]]
     total = f"/{view.frames_total}" if view.frames_total else ""
     state = tr("ts.done", lang) if view.done else tr("ts.running", lang)
-    status = f"{state}: {view.video} · {view.camera_id} · {tr('ts.progress', lang)} {view.frames_read}{total}"
+    status = (f"{state}: {view.video} · {view.camera_id} · {tr('ts.progress', lang)} {view.frames_read}{total}"
+              f" · {tr('ts.boxes', lang)} {view.boxes}")
     if view.error:
         status += f" · {view.error}"
     if view.problems:
         status += " · " + "; ".join(view.problems)
-    return (view.frame_jpeg or no_update, _score_table(view.score, lang), items, status, view.done)
+    return (view.frame_jpeg or no_update, view.hit_jpeg or no_update, _score_table(view.score, lang), items, status, view.done)
