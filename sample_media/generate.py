@@ -66,27 +66,56 @@ def _camera_names() -> dict[str, str]:
     return {c.id: c.name for c in load_district().cameras}
 
 
+class ClipRenderer:
+    """The frames of one clip, drawn on demand (deterministic from the seed and clip index)."""
+
+    def __init__(self, plan, clip, seed: int, index: int) -> None:
+        from sample_media import render
+
+        self.render = render
+        self.clip = clip
+        rng = np.random.default_rng([seed, index])
+        bg = render.background(rng, clip.condition)
+        self.rain = render.rain_texture(rng) if clip.condition == "rain" else None
+        # sensor noise: a fixed grain (costs the encoder nothing) plus a little that changes
+        self.bg = render.add_grain(bg, rng, {"night": 5.0, "rain": 3.0}.get(clip.condition, 2.0))
+        self.noise = render.noise_layers(rng, sigma=1.5)
+        self.sprites = {}
+        for a in clip.appearances:
+            if a.kind == "plate":
+                self.sprites[id(a)] = render.car_sprite(plan.vehicles[a.object_id], clip.condition, rng)
+            else:
+                self.sprites[id(a)] = render.person_sprite(plan.people[a.object_id], rng, clip.condition)
+        self.frames = int(round(clip.duration_s * FPS))
+
+    def frame(self, n: int, visible: dict[int, list[tuple[int, int]]] | None = None) -> np.ndarray:
+        """Frame n (BGR); records into `visible` which passes are readable in it."""
+        render = self.render
+        t = n / FPS
+        frame = self.bg.copy()
+        placed = []
+        for a in self.clip.appearances:
+            sprite = self.sprites[id(a)]
+            where = render.car_at(a, sprite, t) if a.kind == "plate" else render.person_at(a, sprite, t)
+            if where is not None:
+                placed.append((where, sprite))
+        placed.sort(key=lambda ps: ps[0].depth)
+        covers = [render.paste(frame, sprite, where) for where, sprite in placed]
+        if visible is not None:
+            _record_visible(placed, covers, n, visible)
+        if self.rain is not None:
+            frame = _add(frame, self.render.rain_at(self.rain, n))
+        add, sub = self.noise[n % len(self.noise)]
+        return _sub(_add(frame, add), sub)
+
+
 def render_clip(args: tuple) -> dict:
     """Render and encode one clip; returns its truth (runs in a worker process)."""
     from sample_media import render
-    from sample_media.scenario import Clip, Plan
 
-    plan: Plan
-    clip: Clip
     plan, clip, scenario_start, out_dir, seed, index = args
-    rng = np.random.default_rng([seed, index])
-    bg = render.background(rng, clip.condition)
-    rain = render.rain_layers(rng) if clip.condition == "rain" else []
-    # sensor noise: a fixed grain (costs the encoder nothing) plus a little that changes
-    bg = render.add_grain(bg, rng, {"night": 5.0, "rain": 3.0}.get(clip.condition, 2.0))
-    noise = render.noise_layers(rng, sigma=1.5)
-    sprites = {}
-    for a in clip.appearances:
-        if a.kind == "plate":
-            sprites[id(a)] = render.car_sprite(plan.vehicles[a.object_id], clip.condition, rng)
-        else:
-            sprites[id(a)] = render.person_sprite(plan.people[a.object_id], rng, clip.condition)
-    frames = int(round(clip.duration_s * FPS))
+    renderer = ClipRenderer(plan, clip, seed, index)
+    frames = renderer.frames
     visible: dict[int, list[tuple[int, int]]] = {id(a): [] for a in clip.appearances}
     tmp = out_dir / f".{clip.file}.part.mp4"
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
@@ -97,24 +126,7 @@ def render_clip(args: tuple) -> dict:
     assert proc.stdin is not None
     try:
         for n in range(frames):
-            t = n / FPS
-            frame = bg.copy()
-            placed = []
-            for a in clip.appearances:
-                sprite = sprites[id(a)]
-                where = render.car_at(a, sprite, t) if a.kind == "plate" else render.person_at(a, sprite, t)
-                if where is not None:
-                    placed.append((where, sprite))
-            placed.sort(key=lambda ps: ps[0].depth)
-            covers = []
-            for where, sprite in placed:
-                covers.append(render.paste(frame, sprite, where))
-            _record_visible(placed, covers, n, visible)
-            if rain:
-                frame = _add(frame, rain[n % len(rain)])
-            add, sub = noise[n % len(noise)]
-            frame = _sub(_add(frame, add), sub)
-            proc.stdin.write(frame.tobytes())
+            proc.stdin.write(renderer.frame(n, visible).tobytes())
         proc.stdin.close()
         if proc.wait() != 0:
             raise RuntimeError(f"ffmpeg failed on {clip.file}")
@@ -197,7 +209,9 @@ def _trajectories(plan, clip_truths: dict[str, dict], scenarios) -> list[dict]:
         by_object: dict[str, list[dict]] = {}
         kinds: dict[str, tuple[str, str]] = {}
         for clip in scenario.clips:
-            truth = clip_truths[clip.file]
+            truth = clip_truths.get(clip.file)
+            if truth is None:  # not rendered in this run (--only)
+                continue
             for p in truth["passes"]:
                 by_object.setdefault(p["object"], []).append(
                     {"camera_id": truth["camera_id"], "first_time": p["first_time"],
@@ -239,7 +253,13 @@ def _cloned(plan, clip_truths: dict[str, dict], positions) -> list[dict]:
     return out
 
 
-def generate(out: Path, seed: int, workers: int) -> Path:
+def generate(out: Path, seed: int, workers: int, only: set[str] | None = None,
+             clip_s: float | None = None) -> Path:
+    """Render the clips (all, or the `only` ones) and write their truth; returns truth.json.
+
+    `clip_s` shortens every clip (tests); a run with `only` or `clip_s` writes a truth.json
+    marked partial, which `--if-missing` does not take for complete media.
+    """
     from sample_media import scenario as scenario_mod
 
     if shutil.which("ffmpeg") is None:
@@ -247,14 +267,17 @@ def generate(out: Path, seed: int, workers: int) -> Path:
                          "(or bash tests/setup/ensure_rtsp.sh)")
     positions = _camera_positions()
     names = _camera_names()
-    plan = scenario_mod.plan(seed, positions)
+    plan = scenario_mod.plan(seed, positions, clip_s or scenario_mod.CLIP_S)
     out.mkdir(parents=True, exist_ok=True)
     jobs = []
     index = 0
     for sc in plan.scenarios:
         for clip in sc.clips:
-            jobs.append((plan, clip, sc.start, out, seed, index))
+            if only is None or clip.file in only:
+                jobs.append((plan, clip, sc.start, out, seed, index))
             index += 1
+    if not jobs:
+        raise SystemExit(f"no clip named {', '.join(sorted(only or []))}")
     started = time.monotonic()
     if workers > 1:
         ctx = multiprocessing.get_context("spawn")
@@ -269,6 +292,7 @@ def generate(out: Path, seed: int, workers: int) -> Path:
             json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     everything = {
         "generator": GENERATOR_VERSION, "seed": seed, "fps": FPS,
+        "partial": bool(only) or clip_s is not None,
         "scenarios": [{"name": sc.name, "start": sc.start, "cycle_s": sc.cycle_s,
                        "clips": [{"file": c.file, "camera_id": c.camera_id, "condition": c.condition,
                                   "offset_s": c.offset_s, "duration_s": c.duration_s} for c in sc.clips]}
@@ -303,7 +327,7 @@ def is_complete(out: Path, seed: int) -> bool:
         truth = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if truth.get("generator") != GENERATOR_VERSION or truth.get("seed") != seed:
+    if truth.get("generator") != GENERATOR_VERSION or truth.get("seed") != seed or truth.get("partial"):
         return False
     return all((out / v["file"]).is_file() and (out / v["truth"]).is_file() for v in truth["videos"])
 
@@ -314,11 +338,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--if-missing", action="store_true", help="do nothing when complete media exist")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--only", action="append", metavar="FILE", help="render only this clip (repeatable)")
+    parser.add_argument("--clip-seconds", type=float, help="shorter clips (tests)")
     args = parser.parse_args(argv)
     if args.if_missing and is_complete(args.out, args.seed):
         print(f"sample media present in {args.out}")
         return 0
-    generate(args.out, args.seed, max(1, args.workers))
+    generate(args.out, args.seed, max(1, args.workers), set(args.only) if args.only else None,
+             args.clip_seconds)
     return 0
 
 

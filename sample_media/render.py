@@ -120,19 +120,28 @@ def _rain_tone(img: np.ndarray) -> np.ndarray:
     return np.clip(wet * 0.8, 0, 255).astype(np.uint8)
 
 
-def rain_layers(rng: np.random.Generator, count: int = 6) -> list[np.ndarray]:
-    """Streaks to add (cv2.add) to rainy frames, cycled frame by frame."""
-    layers = []
-    for _ in range(count):
-        layer = np.zeros((H, W), np.uint8)
-        n = 900
-        x0 = rng.uniform(0, W, n)
-        y0 = rng.uniform(-40, H, n)
-        length = rng.uniform(12, 34, n)
-        for x, y, ln in zip(x0, y0, length, strict=True):
-            cv2.line(layer, (int(x), int(y)), (int(x - ln * 0.25), int(y + ln)), int(rng.uniform(30, 70)), 1)
-        layers.append(cv2.cvtColor(cv2.GaussianBlur(layer, (3, 3), 0), cv2.COLOR_GRAY2BGR))
-    return layers
+RAIN_SPAN = 960
+"""Rows of rain texture the frames scroll through: falling rain that an encoder can follow."""
+
+
+def rain_texture(rng: np.random.Generator) -> np.ndarray:
+    """Streaks on a tall strip; frame n shows rows n*FALL.. (mod RAIN_SPAN): rain falls, and
+    since it moves as one sheet the encoder predicts it instead of coding noise."""
+    height = H + RAIN_SPAN
+    layer = np.zeros((height, W), np.uint8)
+    n = int(260 * height / H)  # sparse: every streak costs the encoder bits in every frame
+    x0 = rng.uniform(0, W, n)
+    y0 = rng.uniform(-40, height, n)
+    length = rng.uniform(14, 36, n)
+    for x, y, ln in zip(x0, y0, length, strict=True):
+        cv2.line(layer, (int(x), int(y)), (int(x - ln * 0.25), int(y + ln)), int(rng.uniform(30, 70)), 1)
+    layer[:H] = layer[RAIN_SPAN:RAIN_SPAN + H]  # the top repeats the bottom: a seamless loop
+    return cv2.cvtColor(cv2.GaussianBlur(layer, (3, 3), 0), cv2.COLOR_GRAY2BGR)
+
+
+def rain_at(texture: np.ndarray, n: int, fall_px: int = 12) -> np.ndarray:
+    offset = RAIN_SPAN - (n * fall_px) % RAIN_SPAN
+    return texture[offset:offset + H]
 
 
 def add_grain(img: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:

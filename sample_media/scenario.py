@@ -172,8 +172,9 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return r * math.hypot(x, y)
 
 
-def plan(seed: int, camera_positions: dict[str, tuple[float, float]]) -> Plan:
-    """The whole story. `camera_positions`: (lat, lon) of PF-C001..PF-C006 at least."""
+def plan(seed: int, camera_positions: dict[str, tuple[float, float]], clip_s: float = CLIP_S) -> Plan:
+    """The whole story. `camera_positions`: (lat, lon) of PF-C001..PF-C006 at least;
+    `clip_s` shortens the clips for tests (what no longer fits is left out)."""
     b = _Builder(seed)
 
     def dist(a: str, c: str) -> float:
@@ -187,9 +188,10 @@ def plan(seed: int, camera_positions: dict[str, tuple[float, float]]) -> Plan:
     for leg in east_legs:
         east_offsets.append(east_offsets[-1] + leg)
     c006_offset = east_offsets[-1]
-    day_clips = {cam: Clip(f"{cam}.mp4", cam, "day", "day", off) for cam, off in zip(east, east_offsets, strict=True)}
-    day_clips["PF-C001"] = Clip("PF-C001.mp4", "PF-C001", "day", "day", c006_offset)
-    day_clips["PF-C005"] = Clip("PF-C005.mp4", "PF-C005", "day", "day", c006_offset - north_leg)
+    day_clips = {cam: Clip(f"{cam}.mp4", cam, "day", "day", off, clip_s)
+                 for cam, off in zip(east, east_offsets, strict=True)}
+    day_clips["PF-C001"] = Clip("PF-C001.mp4", "PF-C001", "day", "day", c006_offset, clip_s)
+    day_clips["PF-C005"] = Clip("PF-C005.mp4", "PF-C005", "day", "day", c006_offset - north_leg, clip_s)
     east_clips = [day_clips[c] for c in east]
     north_clips = [day_clips["PF-C005"], day_clips["PF-C001"]]
 
@@ -229,8 +231,8 @@ def plan(seed: int, camera_positions: dict[str, tuple[float, float]]) -> Plan:
                    clips=[day_clips[c] for c in sorted(day_clips)])
 
     # ---- night: 北环路 C002 -> C003
-    night_clips = [Clip("PF-C002_night.mp4", "PF-C002", "night", "night", 0.0),
-                   Clip("PF-C003_night.mp4", "PF-C003", "night", "night", float(east_legs[0]))]
+    night_clips = [Clip("PF-C002_night.mp4", "PF-C002", "night", "night", 0.0, clip_s),
+                   Clip("PF-C003_night.mp4", "PF-C003", "night", "night", float(east_legs[0]), clip_s)]
     for first in (5.0, 17.0, 29.0):
         _route(b, night_clips, b.vehicle(), first, east_legs[:1])
     for clip in night_clips:
@@ -238,11 +240,11 @@ def plan(seed: int, camera_positions: dict[str, tuple[float, float]]) -> Plan:
     _walkers(b, night_clips[0], ["t1_person_5", "t1_person_6"], [6.0, 22.0])
     _walkers(b, night_clips[1], ["t1_person_5"], [12.0])
     night = Scenario("night", "2026-05-12T22:10:00+08:00",
-                     cycle_s=round(night_clips[1].offset_s + CLIP_S + 75.0), clips=night_clips)
+                     cycle_s=round(night_clips[1].offset_s + clip_s + 75.0), clips=night_clips)
 
     # ---- rain: 建安街 C005 -> C001
-    rain_clips = [Clip("PF-C005_rain.mp4", "PF-C005", "rain", "rain", 0.0),
-                  Clip("PF-C001_rain.mp4", "PF-C001", "rain", "rain", float(north_leg))]
+    rain_clips = [Clip("PF-C005_rain.mp4", "PF-C005", "rain", "rain", 0.0, clip_s),
+                  Clip("PF-C001_rain.mp4", "PF-C001", "rain", "rain", float(north_leg), clip_s)]
     for first in (4.0, 15.0, 27.0):
         _route(b, rain_clips, b.vehicle(), first, [north_leg])
     for clip in rain_clips:
@@ -250,7 +252,7 @@ def plan(seed: int, camera_positions: dict[str, tuple[float, float]]) -> Plan:
     _walkers(b, rain_clips[0], ["t1_person_1", "t1_person_3"], [7.0, 24.0])
     _walkers(b, rain_clips[1], ["grace_hopper"], [14.0])
     rain = Scenario("rain", "2026-05-12T17:40:00+08:00",
-                    cycle_s=round(rain_clips[1].offset_s + CLIP_S + 75.0), clips=rain_clips)
+                    cycle_s=round(rain_clips[1].offset_s + clip_s + 75.0), clips=rain_clips)
 
     for scenario in (day, night, rain):
         for clip in scenario.clips:
@@ -264,6 +266,7 @@ def plan(seed: int, camera_positions: dict[str, tuple[float, float]]) -> Plan:
 
 def _assign_lanes(clip: Clip) -> None:
     """Two lanes; a vehicle waits (starts later) rather than drive through the one ahead."""
+    clip.appearances = [a for a in clip.appearances if a.start < clip.duration_s - 3.0]
     free_at = [0.0, 0.0]  # clip time when a lane can take the next vehicle
     cars = sorted((a for a in clip.appearances if a.kind == "plate"), key=lambda a: a.start)
     for car in cars:

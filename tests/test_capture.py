@@ -198,3 +198,49 @@ def test_worker_reports_broken_cameras_and_keeps_the_good_one_going(
         watcher.close()
         bus.close()
     assert not worker.is_alive()
+
+
+def test_a_killed_worker_process_is_restarted_within_10_s_without_a_duplicate(tmp_path: Path) -> None:
+    """SIGKILL the process while a person walks past: the supervisor says why the camera is
+    down, a new process reads on within 10 s, and the person is sighted once."""
+    import os
+    import signal
+
+    from sample_media.scenario import Appearance
+    from tests.video_helpers import encode_frames, sightings_of, street_frames
+
+    fps = 10
+    clip = encode_frames(tmp_path / "walk.mp4",
+                         street_frames([Appearance("face", "grace_hopper", 1.0, 8.0)], 12.0, fps), fps)
+    settings = Settings(home=tmp_path / "home").ensure()
+    now = time.time()
+    schedule = LoopSchedule(cycle_s=60.0, offset_s=(now % 60.0 + 3.0) % 60.0)  # clip starts in 3 s
+    stop = threading.Event()
+    worker = threading.Thread(target=supervise, args=(
+        settings, [CameraJob("PF-C001", str(clip), schedule=schedule)], 1, WorkerOptions(plates=False), stop))
+    bus = LocalBus(settings.home / "bus")
+    watcher = StatusWatcher(bus)
+    worker.start()
+    try:
+        first = watcher.wait_for(lambda s: s.online, 30)
+        assert first is not None
+        while time.time() < now + 3.0 + 5.0:  # the person is in view (and being tracked)
+            watcher.poll()
+        pid = int(first.worker.rsplit(":", 1)[1])
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        down = watcher.wait_for(lambda s: not s.online and "worker process died" in (s.error or ""), 10)
+        assert down is not None
+        back = watcher.wait_for(lambda s: s.online and not s.worker.endswith(f":{pid}"), 15)
+        assert back is not None and time.monotonic() - killed <= 10.0, [
+            (round(t - killed, 1), s.online, s.fps_in, s.error, s.worker) for t, s in watcher.seen]
+        print(f"back online {time.monotonic() - killed:.1f} s after the kill")
+        while time.time() < now + 3.0 + 12.0 + 4.0:  # the clip ends, the pass closes
+            watcher.poll()
+        faces = [s for s in sightings_of(bus) if s.kind.value == "face"]
+        assert len(faces) == 1, [(s.identity, s.ts) for s in faces]
+    finally:
+        stop.set()
+        worker.join(30)
+        watcher.close()
+        bus.close()

@@ -52,13 +52,17 @@ class FaceReader:
     nothing and a busy one costs in proportion to what moves.
     """
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, small_faces: bool = False) -> None:
+        """`small_faces`: also look for faces of 40-80 px (dlib at 2x: ~4x the cost). Off
+        for video: a face walking towards the camera grows past 80 px within its pass, and
+        that larger view is the one worth encoding anyway."""
         try:
             from streams.watchlist import Watchlist
             from video.faces.matcher import FaceMatcher
         except ImportError as exc:
             raise ReaderUnavailable(f"the face path is not installed: {exc}") from exc
         self.home = Path(home)
+        self.small_faces = small_faces
         self._watchlist = Watchlist(self.home)
         self._matcher = FaceMatcher(self._watchlist, self.home)
 
@@ -74,8 +78,7 @@ class FaceReader:
             if x2 - x1 < 40 or y2 - y1 < 40:
                 continue
             crop = image[y1:y2, x1:x2]
-            whole = (x2 - x1) * (y2 - y1) >= 0.9 * width * height
-            for face in detect_faces_scored(np.ascontiguousarray(crop), upsample_small=not whole):
+            for face in detect_faces_scored(np.ascontiguousarray(crop), upsample_small=self.small_faces):
                 fx1, fy1, fx2, fy2 = face.bbox
                 box = (fx1 + x1, fy1 + y1, fx2 + x1, fy2 + y1)
                 quality = face_quality(image, box)

@@ -4,9 +4,10 @@
     cityops worker --demo --cameras 6
 
 Layout: the parent process is a supervisor; it splits its cameras over `processes` child
-processes (default: one per core) and restarts a child that dies, within seconds (1 s,
-then 2 s, then 5 s if it keeps dying), telling the status topic meanwhile that its
-cameras are down and why. Inside a child each camera runs in its own thread (capture,
+processes (default: one per core) and keeps one more process standing by, imports done
+and models loaded; when a child dies its cameras go to the standby at once (then after
+2 s, then 5 s if it keeps dying), and the status topic is told meanwhile that they are
+down and why. Inside a child each camera runs in its own thread (capture,
 gate, detectors, tracker: `camera_pipeline`); a camera whose pipeline raises is restarted
 the same way, alone. A heartbeat thread per child publishes every camera's
 `CameraStatus` every 2 s and at once when it changes, so the map shows a dead camera
@@ -21,22 +22,25 @@ but idle (no stream, no status).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import socket
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from streams.bus import Bus, open_bus
 from streams.config import REPO_ROOT, Settings
-from streams.records import CameraStatus, Sighting
+from streams.records import CameraStatus, Frame, Sighting
 from video.camera_config import CameraSource, load_cameras_csv, parse_shard, shard
 from video.camera_pipeline import DEFAULT_ANALYSED_FPS
 from video.capture import Capture, LoopSchedule, redact
@@ -44,8 +48,10 @@ from video.capture import Capture, LoopSchedule, redact
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 2.0
-RESTART_BACKOFF_S = (1.0, 2.0, 5.0)
-"""Waits before restarting a crashed pipeline or process: all well under 10 s."""
+RESTART_BACKOFF_S = (0.0, 2.0, 5.0)
+"""Waits before restarting a crashed process (at once, then 2 s, 5 s): all well under 10 s."""
+PIPELINE_BACKOFF_S = (1.0, 2.0, 5.0)
+"""Waits before restarting a camera whose pipeline raised (the process lives on)."""
 DEFAULT_CAMERAS_CSV = Path("/config/cameras.csv")
 SAMPLE_MEDIA = REPO_ROOT / "sample_media"
 
@@ -128,6 +134,7 @@ class CameraRunner(threading.Thread):
         self.capture: Capture | None = None
         self.crash: str | None = None
         self.sightings = 0
+        self.dropped = 0  # analysed samples skipped because analysis was behind
 
     def run(self) -> None:
         failures = 0
@@ -140,7 +147,7 @@ class CameraRunner(threading.Thread):
             except Exception as exc:  # a pipeline bug must not take the other cameras down
                 self.crash = f"pipeline crashed: {type(exc).__name__}: {exc}"[:400]
                 log.exception("camera %s: %s", self.job.camera_id, self.crash)
-                delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
+                delay = PIPELINE_BACKOFF_S[min(failures, len(PIPELINE_BACKOFF_S) - 1)]
                 failures += 1
                 if self.stop_event.wait(delay):
                     return
@@ -169,13 +176,41 @@ class CameraRunner(threading.Thread):
         self.capture = Capture(job.camera_id, job.url, loop=job.loop_files, pace=job.schedule is not None,
                                schedule=job.schedule)
         self.crash = None
+        samples: queue.Queue[Frame | None] = queue.Queue(maxsize=2)
+        reader = threading.Thread(target=self._decode, args=(self.capture, samples, 1.0 / job.analysed_fps),
+                                  name=f"decode-{job.camera_id}", daemon=True)
+        reader.start()
         try:
-            for frame in self.capture.frames(self.stop_event, every_s=1.0 / job.analysed_fps):
+            while not self.stop_event.is_set():
+                try:
+                    frame = samples.get(timeout=0.5)
+                except queue.Empty:
+                    if not reader.is_alive():
+                        break
+                    continue
+                if frame is None:  # end of the source
+                    break
                 self._publish(pipeline.process(frame), pipeline)
             self._publish(pipeline.finish(), pipeline)  # stopping or end of file: nothing left open
         finally:
             if faces is not None:
                 faces.close()
+            reader.join(timeout=5)
+
+    def _decode(self, capture: Capture, samples: queue.Queue[Frame | None], every_s: float) -> None:
+        """Decode in its own thread: a live stream is read at its pace even while a frame
+        is being analysed; when analysis falls behind, the oldest sample waiting is dropped
+        (the pipeline always works on the newest picture, never on a growing backlog)."""
+        for frame in capture.frames(self.stop_event, every_s=every_s):
+            while True:
+                try:
+                    samples.put_nowait(frame)
+                    break
+                except queue.Full:
+                    with contextlib.suppress(queue.Empty):
+                        samples.get_nowait()
+                        self.dropped += 1
+        samples.put(None)
 
     def _publish(self, sightings: list[Sighting], pipeline: object | None) -> None:
         if not sightings:
@@ -248,23 +283,49 @@ def _heartbeats(runners: list[CameraRunner], bus: Bus, worker: str, stop: thread
         stop.wait(0.5)
 
 
-def child_main(settings: Settings, jobs: list[CameraJob], worker: str, options: WorkerOptions) -> None:
-    """Entry point of one worker process: its cameras' threads and their heartbeat."""
-    logging.basicConfig(level=logging.INFO,
-                        format=f"%(asctime)s {worker} %(levelname)s %(name)s: %(message)s")
+def standby_main(conn: Connection, settings: Settings, options: WorkerOptions) -> None:
+    """Entry point of a worker process: load everything, then wait for cameras to read.
+
+    The supervisor keeps one such process ready beyond those at work, so that replacing a
+    dead one costs a message, not an interpreter start, imports and model loading (which
+    take several seconds on a busy machine).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    import video.camera_pipeline  # noqa: F401 - the heavy imports, done while idle
+    from video.readers import FaceReader, ReaderUnavailable, load_plate_reader
+
     plate_reader = None
     problem = None
     if options.plates:
-        from video.readers import ReaderUnavailable, load_plate_reader
-
         try:
             plate_reader = load_plate_reader()
         except ReaderUnavailable as exc:
             problem = str(exc)
             log.error("%s: plates are not read by this worker", problem)
+    if options.faces:
+        try:
+            FaceReader(settings.home).close()  # imports dlib and opens the watch list once
+        except ReaderUnavailable as exc:
+            log.error("%s: faces are not read by this worker", exc)
+    while not stop.is_set():
+        try:
+            if not conn.poll(0.5):
+                continue
+            jobs, worker = conn.recv()
+        except (EOFError, OSError):  # the supervisor is gone
+            return
+        run_cameras(settings, jobs, worker, options, plate_reader, problem, stop)
+        return
+
+
+def run_cameras(settings: Settings, jobs: list[CameraJob], worker: str, options: WorkerOptions,
+                plate_reader: object | None, problem: str | None, stop: threading.Event) -> None:
+    """One worker process at work: its cameras' threads and their heartbeat, until `stop`."""
+    worker = f"{worker}:{os.getpid()}"  # statuses name the very process reading the camera
+    log.info("worker %s: reading %s", worker, ", ".join(j.camera_id for j in jobs))
     lock = threading.Lock()
     with open_bus(settings.bus_url, settings.home) as bus:
         runners = [CameraRunner(job, settings, bus, options, plate_reader, lock, stop, problem) for job in jobs]
@@ -289,10 +350,16 @@ def child_main(settings: Settings, jobs: list[CameraJob], worker: str, options: 
 
 
 @dataclass
+class _Process:
+    process: BaseProcess
+    conn: Connection
+
+
+@dataclass
 class _Child:
     index: int
     jobs: list[CameraJob]
-    process: BaseProcess | None = None
+    worker: _Process | None = None
     failures: int = 0
     restart_at: float = 0.0
     started_at: float = 0.0
@@ -305,70 +372,106 @@ def split(jobs: list[CameraJob], processes: int) -> list[list[CameraJob]]:
     return groups
 
 
+class _Pool:
+    """The worker processes: those at work, and one standing by to replace a dead one."""
+
+    def __init__(self, settings: Settings, options: WorkerOptions, worker: str, bus: Bus) -> None:
+        self.ctx = multiprocessing.get_context("spawn")
+        self.settings = settings
+        self.options = options
+        self.worker = worker
+        self.bus = bus
+        self.spare: _Process | None = None
+        self._spawned = 0
+
+    def _spawn(self) -> _Process:
+        ours, theirs = self.ctx.Pipe()
+        self._spawned += 1
+        process = self.ctx.Process(target=standby_main, name=f"video-{self._spawned}",  # type: ignore[attr-defined]
+                                   args=(theirs, self.settings, self.options), daemon=False)
+        process.start()
+        theirs.close()
+        return _Process(process, ours)
+
+    def ensure_spare(self) -> None:
+        if self.spare is None or not self.spare.process.is_alive():
+            self.spare = self._spawn()
+
+    def start(self, child: _Child, now: float) -> None:
+        """Put `child`'s cameras on the standing-by process (or a new one)."""
+        worker = self.spare if self.spare is not None and self.spare.process.is_alive() else self._spawn()
+        self.spare = None
+        worker.conn.send((child.jobs, f"{self.worker}/{child.index}"))
+        child.worker = worker
+        child.started_at = now
+
+    def tend(self, child: _Child, now: float) -> None:
+        if child.worker is None:
+            if now >= child.restart_at:
+                self.start(child, now)
+            return
+        if child.worker.process.is_alive():
+            if now - child.started_at > 60:
+                child.failures = 0
+            return
+        code = child.worker.process.exitcode
+        child.worker.conn.close()
+        child.worker = None
+        delay = RESTART_BACKOFF_S[min(child.failures, len(RESTART_BACKOFF_S) - 1)]
+        child.failures += 1
+        child.restart_at = now + delay
+        reason = f"worker process died (exit code {code}); restarting" + (f" in {delay:.0f} s" if delay else "")
+        log.error("worker %s/%d: %s", self.worker, child.index, reason)
+        stamp = datetime.now(UTC)
+        for job in child.jobs:
+            try:
+                self.bus.publish(CameraStatus(camera_id=job.camera_id, ts=stamp, online=False, error=reason,
+                                              worker=f"{self.worker}/{child.index}"))
+            except Exception as exc:
+                log.warning("status of %s not sent: %s", job.camera_id, exc)
+        try:
+            self.bus.flush()
+        except Exception as exc:
+            log.warning("statuses not flushed: %s", exc)
+        if delay == 0:
+            self.start(child, now)
+
+    def stop(self, children: list[_Child]) -> None:
+        everyone = [c.worker for c in children if c.worker is not None] + ([self.spare] if self.spare else [])
+        for w in everyone:
+            if w.process.is_alive():
+                w.process.terminate()  # SIGTERM: finish passes, last status
+        deadline = time.monotonic() + 15
+        for w in everyone:
+            w.process.join(timeout=max(0.1, deadline - time.monotonic()))
+            if w.process.is_alive():
+                log.warning("worker process %s did not stop: killing it", w.process.name)
+                w.process.kill()
+                w.process.join()
+
+
 def supervise(settings: Settings, jobs: list[CameraJob], processes: int, options: WorkerOptions,
               stop: threading.Event, worker: str | None = None) -> int:
-    """Run `jobs` over `processes` children until `stop`; restart children that die."""
+    """Run `jobs` over `processes` children until `stop`; replace children that die."""
     if not jobs:
         log.warning("no camera with a stream to read: nothing to do")
         stop.wait()
         return 0
     worker = worker or f"{socket.gethostname()}-{os.getpid()}"
-    ctx = multiprocessing.get_context("spawn")
     children = [_Child(i, group) for i, group in enumerate(split(jobs, processes))]
-    log.info("worker %s: %d cameras over %d processes", worker, len(jobs), len(children))
+    log.info("worker %s: %d cameras over %d processes (+1 standing by)", worker, len(jobs), len(children))
     with open_bus(settings.bus_url, settings.home) as bus:
+        pool = _Pool(settings, options, worker, bus)
         try:
             while not stop.is_set():
                 now = time.monotonic()
                 for child in children:
-                    _tend(child, ctx, settings, options, worker, bus, now)
+                    pool.tend(child, now)
+                pool.ensure_spare()
                 stop.wait(0.25)
         finally:
-            for child in children:
-                if child.process is not None and child.process.is_alive():
-                    child.process.terminate()  # SIGTERM: finish passes, last status
-            deadline = time.monotonic() + 15
-            for child in children:
-                if child.process is not None:
-                    child.process.join(timeout=max(0.1, deadline - time.monotonic()))
-                    if child.process.is_alive():
-                        log.warning("worker process %d did not stop: killing it", child.index)
-                        child.process.kill()
-                        child.process.join()
+            pool.stop(children)
     return 0
-
-
-def _tend(child: _Child, ctx: multiprocessing.context.BaseContext, settings: Settings,
-          options: WorkerOptions, worker: str, bus: Bus, now: float) -> None:
-    if child.process is None:
-        if now >= child.restart_at:
-            child.process = ctx.Process(target=child_main, name=f"video-{child.index}",  # type: ignore[attr-defined]
-                                        args=(settings, child.jobs, f"{worker}/{child.index}", options))
-            child.process.start()
-            child.started_at = now
-        return
-    if child.process.is_alive():
-        if now - child.started_at > 60:
-            child.failures = 0
-        return
-    code = child.process.exitcode
-    child.process = None
-    delay = RESTART_BACKOFF_S[min(child.failures, len(RESTART_BACKOFF_S) - 1)]
-    child.failures += 1
-    child.restart_at = now + delay
-    reason = f"worker process died (exit code {code}); restarting in {delay:.0f} s"
-    log.error("worker %s/%d: %s", worker, child.index, reason)
-    stamp = datetime.now(UTC)
-    for job in child.jobs:
-        try:
-            bus.publish(CameraStatus(camera_id=job.camera_id, ts=stamp, online=False, error=reason,
-                                     worker=f"{worker}/{child.index}"))
-        except Exception as exc:
-            log.warning("status of %s not sent: %s", job.camera_id, exc)
-    try:
-        bus.flush()
-    except Exception as exc:
-        log.warning("statuses not flushed: %s", exc)
 
 
 def run_worker(
