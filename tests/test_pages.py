@@ -129,6 +129,15 @@ def test_wall_shows_the_district_now_and_updates_without_reload(dash_duo, app, s
     waited = time.monotonic() - started
     assert dash_duo.driver.execute_script("return window.__same_page") == marker  # not reloaded
     assert waited <= 4.5, f"the new complaint took {waited:.1f} s to show"
+    # the same page on a 4K wall: still no scrolling, text scaled with the screen
+    dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": 3840, "height": 2160, "deviceScaleFactor": 1, "mobile": False})
+    time.sleep(0.5)
+    assert dash_duo.driver.execute_script(
+        "return document.documentElement.scrollHeight <= window.innerHeight + 1")
+    value_px = dash_duo.driver.execute_script(
+        "return parseFloat(getComputedStyle(document.querySelector('#kpi-today')).fontSize)")
+    assert value_px >= 60, value_px  # ~2x the 1080p size
     errors = _console_errors(dash_duo)
     assert errors == [], [e["message"] for e in errors]
 

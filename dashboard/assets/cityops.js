@@ -1,6 +1,8 @@
 /* Map styling functions for dash-leaflet, looked up by name ("cityops.gridStyle").
    Live updates change only each layer's `hideout` (status per id), so a tick sends a few
    KB instead of re-sending the geometry. */
+const screenScale = function () { return Math.max(1, window.innerWidth / 1920); };  // 4K: twice the size
+
 window.cityops = Object.assign({}, window.cityops, {
   gridStyle: function (feature, context) {
     const status = ((context.hideout || {}).status || {})[feature.properties.id] || "normal";
@@ -11,7 +13,7 @@ window.cityops = Object.assign({}, window.cityops, {
     return { color: "#9ecbff", weight: 2.2, fill: false, dashArray: "6 4" };
   },
   roadStyle: function () {
-    return { color: "#e8e3c8", weight: 2.5, opacity: 0.75 };
+    return { color: "#e8e3c8", weight: 2.5 * screenScale(), opacity: 0.75 };
   },
   faintGridStyle: function () {
     return { color: "#3d6a93", weight: 0.5, fillColor: "#123049", fillOpacity: 0.25 };
@@ -27,7 +29,7 @@ window.cityops = Object.assign({}, window.cityops, {
   },
   trailStyle: function (feature) {
     const face = feature.properties.kind === "face";
-    return { color: face ? "#ff9f43" : "#48dbfb", weight: 3, opacity: 0.85 };
+    return { color: face ? "#ff9f43" : "#48dbfb", weight: 3 * screenScale(), opacity: 0.85 };
   },
   routeStyle: function () {
     return { color: "#48dbfb", weight: 4, opacity: 0.9 };
@@ -35,12 +37,13 @@ window.cityops = Object.assign({}, window.cityops, {
   cameraPoint: function (feature, latlng, context) {
     const online = ((context.hideout || {}).online || {})[feature.properties.id];
     const color = online === true ? "#2ecc71" : online === false ? "#e74c3c" : "#7f8c8d";
-    return L.circleMarker(latlng, { radius: 5, color: "#0b1a2a", weight: 1, fillColor: color, fillOpacity: 0.95 });
+    return L.circleMarker(latlng, { radius: 5 * screenScale(), color: "#0b1a2a", weight: 1, fillColor: color,
+                                    fillOpacity: 0.95 });
   },
   alertPoint: function (feature, latlng) {
     const critical = feature.properties.severity === "critical";
-    return L.circleMarker(latlng, { radius: critical ? 14 : 11, color: critical ? "#ff4d4f" : "#ffb020",
-                                    weight: 3, fill: false, className: "alert-ring" });
+    return L.circleMarker(latlng, { radius: (critical ? 14 : 11) * screenScale(), color: critical ? "#ff4d4f" : "#ffb020",
+                                    weight: 3 * screenScale(), fill: false, className: "alert-ring" });
   },
   routePoint: function (feature, latlng) {
     const last = feature.properties.last;

@@ -26,6 +26,7 @@ RANKING_TICK_MS = 30_000
 TRAIL_MINUTES = 15
 ALERT_HOURS = 24
 FLOW_ITEMS = 14
+RANKING_ROWS = 9
 
 
 def _camera_geojson() -> dict:
@@ -205,7 +206,7 @@ def ranking(_n: int | None, lang: str | None) -> list:
     lang = lang_of(lang)
     depts = {d.id: d for d in context.district().departments}
     rows = []
-    for score in reads.department_ranking()[:10]:
+    for score in reads.department_ranking()[:RANKING_ROWS]:
         dept = depts.get(score.department)
         name = (dept.name_en if lang == "en" else dept.name_zh) if dept else score.department
         rows.append(html.Li([
