@@ -102,7 +102,7 @@ def layout(lang: str | None = None, plate: str | None = None, **_: object) -> ht
                 ], "an-map", {"height": "420px", "borderRadius": "6px"}),
                 html.Div(className="row no-print", style={"marginTop": "8px"}, children=[
                     html.Button(tr("an.play", lang), id="an-play", n_clicks=0, className="btn secondary"),
-                    html.Div(dcc.Slider(id="an-slider", min=0, max=0, step=1, value=0, marks=None,
+                    html.Div(dcc.Slider(id="an-slider", min=0, max=0, step=1, value=0, marks=None, allow_direct_input=False,
                                         tooltip={"always_visible": False}), style={"flex": 1}),
                 ]),
                 html.Div(id="an-at", className="summary"),
@@ -244,6 +244,20 @@ def show_route(at: int | None, points: list[dict] | None, lang: str | None) -> t
     text = (f"{at + 1}/{len(points)} · {when(datetime.fromisoformat(here['ts']), lang_of(lang), zone, seconds=True)}"
             f" · {here['camera_id']} {_place(here['camera_id'])} · {here['identity']}")
     return line, dots, text
+
+
+@callback(Output("an-map", "viewport"), Input("an-points", "data"), prevent_initial_call=True)
+def fit_route(points: list[dict] | None) -> dict:
+    """Zoom the map to the route (or back to the district when there is none)."""
+    if not points:
+        from dashboard.maps import district_bounds
+
+        return {"bounds": district_bounds(), "transition": "flyToBounds"}
+    lats = [p["lat"] for p in points]
+    lons = [p["lon"] for p in points]
+    pad = 0.004
+    return {"bounds": [[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]],
+            "transition": "flyToBounds"}
 
 
 @callback(

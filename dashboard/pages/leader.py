@@ -22,7 +22,9 @@ dash.register_page(__name__, path="/leader", name="leader", order=2)
 
 DEFAULT_DAYS = 30
 DARK = {"paper_bgcolor": "#0f2338", "plot_bgcolor": "#0f2338", "font": {"color": "#e6edf3", "size": 13},
-        "margin": {"l": 50, "r": 20, "t": 10, "b": 40}, "legend": {"orientation": "h", "y": 1.12}}
+        "margin": {"l": 50, "r": 20, "t": 10, "b": 40}, "legend": {"orientation": "h", "y": 1.12},
+        "xaxis": {"gridcolor": "#1f3b5a", "zerolinecolor": "#1f3b5a"},
+        "yaxis": {"gridcolor": "#1f3b5a", "zerolinecolor": "#1f3b5a"}}
 TABLE_STYLE = {"style_cell": {"textAlign": "left", "fontSize": "14px", "padding": "3px 8px"},
                "style_header": {"fontWeight": "bold"}}
 
@@ -116,7 +118,8 @@ def _ontime_figure(scores: list, names: dict[str, str], lang: str) -> go.Figure:
         y=[names.get(s.department, s.department) for s in ordered], x=[s.on_time_rate * 100 for s in ordered],
         orientation="h", marker_color=["#c0392b" if s.on_time_rate < 0.8 else "#2ecc71" for s in ordered],
         text=[percent(s.on_time_rate, 0) for s in ordered], textposition="auto"))
-    fig.update_layout(**{**DARK, "margin": {"l": 190, "r": 20, "t": 10, "b": 30}}, xaxis={"range": [0, 100]})
+    fig.update_layout(**{**DARK, "margin": {"l": 190, "r": 20, "t": 10, "b": 30},
+                         "xaxis": {**DARK["xaxis"], "range": [0, 100], "ticksuffix": "%"}})
     return fig
 
 
