@@ -28,6 +28,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "kpi.cameras": ("在线摄像头", "Cameras online"),
     "kpi.rate": ("识别/分钟", "Sightings/min"),
     "kpi.overdue": ("超期未办", "Overdue"),
+    "kpi.total": ("累计", "all time"),
     "wall.flow": ("实时诉求", "Live complaints"),
     "wall.alerts": ("实时预警", "Live alerts"),
     "wall.ranking": ("部门满意度排名", "Department satisfaction"),

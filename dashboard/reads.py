@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import func, select
 
@@ -58,6 +58,7 @@ def reset() -> None:
 @dataclass(frozen=True, slots=True)
 class WallCounts:
     today: int
+    total: int
     open: int
     overdue: int
     on_time_rate: float | None
@@ -93,7 +94,7 @@ def wall_counts(now: datetime, online: dict[str, bool]) -> WallCounts:
     rating_sum = sum(tl.values[3] for tl in tallies)
     ratings = sum(tl.values[4] for tl in tallies)
     return WallCounts(
-        today=summary.today, open=summary.open, overdue=summary.overdue,
+        today=summary.today, total=summary.total, open=summary.open, overdue=summary.overdue,
         on_time_rate=on_time / handled if handled else None,
         mean_rating=rating_sum / ratings if ratings else None,
         cameras_online=sum(online.values()), cameras_total=len(district.cameras),
@@ -158,9 +159,8 @@ def camera_sightings(camera_id: str, limit: int = 8) -> list[SightingHit]:
     """The newest sightings at one camera (newest first)."""
     s = t.sightings
     query = select(s).where(s.c.camera_id == camera_id).order_by(s.c.ts.desc()).limit(limit)
-    queries = _queries()
     with context.store().engine.connect() as conn:
-        return [queries._hit(r) for r in conn.execute(query)]
+        return [_hit(r) for r in conn.execute(query)]
 
 
 @_read
@@ -168,10 +168,8 @@ def open_complaints_in(grid_id: str, limit: int = 8) -> list[ComplaintState]:
     c = t.complaints
     query = (select(c).where(c.c.grid_id == grid_id, c.c.state != "closed")
              .order_by(c.c.created_at.desc()).limit(limit))
-    from analytics.store import _state_of
-
     with context.store().engine.connect() as conn:
-        return [_state_of(r) for r in conn.execute(query)]
+        return [ComplaintState(**{col.name: getattr(r, col.name) for col in c.columns}) for r in conn.execute(query)]
 
 
 # ------------------------------------------------------------------ analyst
@@ -201,10 +199,21 @@ def sightings_by_id(ids: list[str]) -> list[SightingHit]:
     if not ids:
         return []
     s = t.sightings
-    queries = _queries()
     with context.store().engine.connect() as conn:
         rows = conn.execute(select(s).where(s.c.id.in_(ids[:200])).order_by(s.c.ts)).all()
-    return [queries._hit(r) for r in rows]
+    return [_hit(r) for r in rows]
+
+
+def _hit(r: Any) -> SightingHit:
+    """A stored sighting row as the search results type, placed at its camera."""
+    try:
+        camera = context.district().camera(r.camera_id)
+        lat, lon = camera.lat, camera.lon
+    except KeyError:
+        lat = lon = None
+    return SightingHit(sighting_id=r.id, ts=r.ts, camera_id=r.camera_id, kind=r.kind, identity=r.identity,
+                       confidence=r.confidence, snapshot=r.snapshot, plate_color=r.plate_color,
+                       face_distance=r.face_distance, lat=lat, lon=lon)
 
 
 # ------------------------------------------------------------------ leader

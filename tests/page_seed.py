@@ -135,12 +135,13 @@ def seed(settings: Settings, *, complaints: int = 400, open_complaints: int = 12
     clone = [_sighting(district, "PF-C003", now - timedelta(minutes=40), CLONE, home),
              _sighting(district, "PF-C140", now - timedelta(minutes=38), CLONE, home)]
     cams = [c.id for c in district.cameras]
+    quiet = [c for c in cams if c not in ROUTE]  # background traffic never muddles the story
     background: list[Sighting] = []
     live: list[list[Sighting]] = []
     for i in range(extra_sightings):
         plate = f"黑{'ABCDEFG'[i % 7]}{10000 + rng.randrange(89999):05d}"
         ts = now - timedelta(seconds=rng.random() * 6 * 3600)
-        background.append(_sighting(district, rng.choice(cams), ts, plate))
+        background.append(_sighting(district, rng.choice(quiet), ts, plate))
     for j in range(25):  # vehicles moving right now: the wall's trails
         start = now - timedelta(minutes=rng.uniform(1, 12))
         first = rng.choice(district.cameras)

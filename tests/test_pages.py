@@ -13,6 +13,7 @@ import socket
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,6 +22,7 @@ from streams.records import CameraStatus, ComplaintEvent, ComplaintEventType
 from tests.page_seed import CLONE, COMPANION, PLATE, ROUTE, Seeded, seed
 
 pytestmark = [pytest.mark.browser]
+ZONE = ZoneInfo("Asia/Shanghai")
 
 if not (Path("/usr/bin/chromium").is_file() and Path("/usr/bin/chromedriver").is_file()):
     pytest.skip("Chromium missing: run bash tests/setup/ensure_browser.sh", allow_module_level=True)
@@ -286,3 +288,31 @@ def test_tester_draws_boxes_on_the_frame(face_clip) -> None:
     scale = 960 / 1280
     edge = drawn[int(200 * scale), int(100 * scale) - 1: int(100 * scale) + 2]
     assert edge.max() > 100  # an orange line on black
+
+
+# ------------------------------------------------------------------ the analyst's form, without a browser
+
+
+def test_analyst_form_builds_each_kind_of_request(app, seeded) -> None:
+    import base64
+
+    from analytics.queries import QueryError
+    from dashboard import reads
+
+    analyst = _page_module("analyst")
+    _, story = seeded
+    since = story.route_start.astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
+    until = (story.route_start + timedelta(minutes=4)).astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
+    rows = reads.search(analyst.build_request("camera", "", [ROUTE[1]], since, until, None))
+    assert [r["identity"] for r in rows] == [PLATE, COMPANION]
+    assert [r["camera_id"] for r in reads.search(analyst.build_request("pattern", "黑A1234?", None, None, None, None))
+            if r["identity"] == PLATE] == list(ROUTE)
+    photo = Path(__file__).parent / "data" / "faces" / "grace_hopper.jpg"
+    uri = "data:image/jpeg;base64," + base64.b64encode(photo.read_bytes()).decode()
+    request = analyst.build_request("photo", "", None, None, None, uri)
+    assert request.photo is not None and len(request.photo) == 128
+    assert reads.search(request) == []  # nobody's face in this store
+    with pytest.raises(QueryError, match="choose at least one camera"):
+        analyst.build_request("camera", "", [], None, None, None)
+    with pytest.raises(QueryError, match="upload a photo"):
+        analyst.build_request("photo", "", None, None, None, None)

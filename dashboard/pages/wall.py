@@ -59,9 +59,10 @@ def _map() -> dl.Map:
                         preferCanvas=True)
 
 
-def _kpi(label: str, value_id: str) -> html.Div:
+def _kpi(label: str, value_id: str, sub: html.Div | None = None) -> html.Div:
     return html.Div(className="kpi", children=[html.Div(label, className="label"),
-                                                html.Div("–", id=value_id, className="value")])
+                                                html.Div("–", id=value_id, className="value"),
+                                                *([sub] if sub is not None else [])])
 
 
 def layout(lang: str | None = None, **_: object) -> html.Div:
@@ -70,7 +71,8 @@ def layout(lang: str | None = None, **_: object) -> html.Div:
         dcc.Store(id="wall-lang", data=lang),
         html.Div(className="wall-main", children=[
             html.Div(className="kpis", children=[
-                _kpi(tr("kpi.today", lang), "kpi-today"),
+                _kpi(tr("kpi.today", lang), "kpi-today", html.Div(
+                    [tr("kpi.total", lang), " ", html.Span("–", id="kpi-total")], className="sub")),
                 _kpi(tr("kpi.overdue", lang), "kpi-overdue"),
                 _kpi(tr("kpi.ontime", lang), "kpi-ontime"),
                 _kpi(tr("kpi.rating", lang), "kpi-rating"),
@@ -176,7 +178,7 @@ def _trails(now: datetime) -> dict:
 
 
 @callback(
-    Output("kpi-today", "children"), Output("kpi-overdue", "children"),
+    Output("kpi-today", "children"), Output("kpi-total", "children"), Output("kpi-overdue", "children"),
     Output("kpi-ontime", "children"), Output("kpi-rating", "children"),
     Output("kpi-cameras", "children"), Output("kpi-rate", "children"),
     Output("wall-flow", "children"), Output("wall-alerts", "children"), Output("wall-ticker", "children"),
@@ -191,7 +193,7 @@ def refresh(_n: int | None, lang: str | None) -> tuple:
     counts = reads.wall_counts(now, online)
     alert_items, ticker, alert_points = _alerts(now, lang)
     return (
-        number(counts.today), number(counts.overdue), percent(counts.on_time_rate),
+        number(counts.today), number(counts.total), number(counts.overdue), percent(counts.on_time_rate),
         number(counts.mean_rating, 2), f"{counts.cameras_online}/{counts.cameras_total}",
         number(counts.sightings_per_min),
         _flow_items(now, lang), alert_items, ticker,
