@@ -17,6 +17,7 @@ temporary folder, or `--url`), as the API reads them.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import tempfile
@@ -109,7 +110,10 @@ def main() -> None:
         if change is not None:
             measures.observe(change.before, change.after)
     fold_s = time.perf_counter() - t0
-    print(f"book + measures: {len(events) / fold_s:,.0f} events/s ({fold_s:.1f} s for all)")
+    print(f"book + measures: {len(events) / fold_s:,.0f} events/s ({fold_s:.1f} s for all); "
+          f"{len(book.open):,} complaints open at the end, {len(book.closed):,} closed codes kept; "
+          f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB "
+          "(includes the simulated events held for the bench)")
 
     book2, sla = ComplaintBook(), SlaWatch(district)
     changes = []
