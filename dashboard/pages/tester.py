@@ -156,4 +156,5 @@ def poll(_n: int | None, run_id: str | None, lang: str | None) -> tuple:
         status += f" · {view.error}"
     if view.problems:
         status += " · " + "; ".join(view.problems)
-    return (view.frame_jpeg or no_update, view.hit_jpeg or no_update, _score_table(view.score, lang), items, status, view.done)
+    big = (view.hit_jpeg or view.frame_jpeg) if view.done else view.frame_jpeg  # at the end: what was found
+    return (big or no_update, view.hit_jpeg or no_update, _score_table(view.score, lang), items, status, view.done)
