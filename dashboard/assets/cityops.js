@@ -22,7 +22,7 @@ window.cityops = Object.assign({}, window.cityops, {
   heatStyle: function (feature, context) {
     const h = context.hideout || {};
     const n = (h.counts || {})[feature.properties.id] || 0;
-    const x = h.max ? Math.sqrt(n / h.max) : 0;
+    const x = h.max ? n / h.max : 0;  // linear: the few hot grids stand out
     const colors = ["#0d2a3f", "#1d5b6e", "#3f8f6b", "#c9a227", "#e67e22", "#c0392b"];
     const fill = n === 0 ? colors[0] : colors[Math.min(colors.length - 1, 1 + Math.floor(x * (colors.length - 1)))];
     return { color: "#5fa8d3", weight: 0.4, fillColor: fill, fillOpacity: n === 0 ? 0.3 : 0.8 };
