@@ -43,19 +43,25 @@ def main() -> None:
     parser.add_argument("--name", default="plate_det")
     parser.add_argument("--model", type=Path, default=ROOT / "models/plates/yolo11p-plates.yaml",
                         help="architecture yaml (yolo11n at half width by default)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="continue from these weights (a best.pt of an earlier run here)")
+    parser.add_argument("--lr0", type=float, default=0.002)
+    parser.add_argument("--warmup-epochs", type=float, default=3.0)
     parser.add_argument("--out", type=Path, default=ROOT / "models/plates/plate_detector.onnx")
     args = parser.parse_args()
     offline_env()
     from ultralytics import YOLO, settings
 
     settings.update({"sync": False, "datasets_dir": str(ROOT / ".cache" / "plates")})
-    model = YOLO(str(args.model))
+    # --init continues from weights trained here before (same lineage: never downloaded)
+    model = YOLO(str(args.init)) if args.init else YOLO(str(args.model))
     model.train(
         data=str(args.data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
         time=args.hours, pretrained=False, amp=False, device="cpu", workers=2, seed=0, deterministic=False,
         project=str(ROOT / ".cache" / "runs"), name=args.name, exist_ok=True, plots=False,
         single_cls=True, scale=0.3, mosaic=1.0, close_mosaic=3, fliplr=0.0, degrees=3.0,
         translate=0.1, hsv_h=0.02, patience=100, cos_lr=True, verbose=False,
+        optimizer="AdamW", lr0=args.lr0, warmup_epochs=args.warmup_epochs,
     )
     best = ROOT / ".cache" / "runs" / args.name / "weights" / "best.pt"
     exported = YOLO(str(best)).export(format="onnx", imgsz=[384, 640], opset=17, simplify=True,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the plate reader (fast-plate-ocr CCT, TensorFlow backend) and export it to ONNX.
-# Training deps live in their own venv (see requirements-train.txt):
-#   python3.11 -m venv .venv-train && .venv-train/bin/pip install -r requirements-train.txt
+# Training deps live in their own venv:
+#   python3.11 -m venv .venv-train && .venv-train/bin/pip install -r models/plates/requirements-train-reader.txt
 # Usage: bash models/plates/train_reader.sh [EPOCHS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

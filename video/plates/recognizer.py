@@ -5,14 +5,16 @@ text when it is a valid plate *and* every character is confident (MIN_CHAR_CONFI
 calibrated on held-out synthetic plates, see docs/ACCURACY.md); otherwise the plate is
 still reported (box, colour) with `text=None`.
 
-PP-OCR (rapidocr, bundled ONNX models) is the second, independent detector+reader: where
-the YOLO pass reads nothing, the frame goes through PP-OCR, and a PP-OCR plate string is
-kept only when our reader, run on PP-OCR's box, agrees (two readers, one answer).
+PP-OCR (rapidocr, bundled ONNX models) is the second, independent detector and reader:
+a read that is valid but not sure enough alone is kept when PP-OCR reads the same string
+on the same crop; where the YOLO pass reads nothing, PP-OCR's text detector proposes
+plate-shaped lines, our reader reads them, and again only agreed strings are kept.
 """
 
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,15 +25,22 @@ from streams.records import BBox, Detection, SightingKind
 from video.model_files import MODELS_DIR, verified_path
 from video.plates.color import plate_color
 from video.plates.detector import PlateDetector
-from video.plates.grammar import normalize_plate
+from video.plates.grammar import LETTERS, SPECIALS, normalize_plate
 
 log = logging.getLogger(__name__)
 
 MIN_CHAR_CONFIDENCE = 0.80
-"""Lowest per-character probability for a read to be returned as text (see ACCURACY.md)."""
+"""Lowest per-character probability for our read alone to be returned as text (ACCURACY.md)."""
+AGREED_CHAR_CONFIDENCE = 0.30
+"""Lowest per-character probability when PP-OCR independently reads the same plate."""
 PAD_X, PAD_Y = 0.04, 0.10
 """Margins added around a detector box before reading: the reader was trained on such crops."""
 DETECTOR_MIN_SCORE = 0.30
+PP_ALONE_SCORE = 0.95
+"""PP-OCR's own sequence score above which its valid plate string stands without ours."""
+
+PPRead = tuple[str, float]
+"""PP-OCR's text (separators removed) and its score."""
 
 
 class PlateImageError(ValueError):
@@ -91,12 +100,15 @@ class PlateRecognizer:
     """The plate path of the video pipeline; see the module docstring."""
 
     def __init__(self, detector: PlateDetector, reader: PlateReader, *, use_ppocr: bool = True,
-                 min_char_confidence: float = MIN_CHAR_CONFIDENCE) -> None:
+                 min_char_confidence: float = MIN_CHAR_CONFIDENCE,
+                 agreed_char_confidence: float = AGREED_CHAR_CONFIDENCE) -> None:
         self.detector = detector
         self.reader = reader
         self.use_ppocr = use_ppocr
         self.min_char_confidence = min_char_confidence
-        self._ppocr = None
+        self.agreed_char_confidence = agreed_char_confidence
+        self._ppocr_det = None
+        self._ppocr_rec = None
 
     @classmethod
     def load(cls, models_dir: Path | None = None, *, use_ppocr: bool = True,
@@ -108,40 +120,30 @@ class PlateRecognizer:
                              verified_path("plate_reader_config", root), threads=threads)
         return cls(detector, reader, use_ppocr=use_ppocr)
 
-    # ------------------------------------------------------------ reading
-
-    def _accept(self, raw: str, probs: list[float]) -> tuple[str | None, list[float]]:
-        text = normalize_plate(raw)
-        if text is None:
-            return None, probs[: len(raw)]
-        confident = min(probs) >= self.min_char_confidence if probs else False
-        return (text if confident else None), probs[: len(text)]
-
-    def _detection(self, image: np.ndarray, box: BBox, score: float, raw: str,
-                   probs: list[float]) -> Detection:
-        text, chars = self._accept(raw, probs)
-        x1, y1, x2, y2 = box
-        return Detection(kind=SightingKind.PLATE, bbox=box, score=score, text=text,
-                         char_confidences=chars, color=plate_color(image[y1:y2, x1:x2], text))
+    # ------------------------------------------------------------ public API
 
     def read_crop(self, image: np.ndarray) -> Detection | None:
-        """Read an image that is one plate already (cut by hand or by another system)."""
+        """Read an image that is one plate already (cut by hand or by another system).
+
+        Always returns a Detection covering the whole image; `text` is None when the read
+        is not a confident, valid plate.
+        """
         image = check_image(image)
         h, w = image.shape[:2]
-        # the reader expects a little margin around the plate; add it when the cut is tight
-        border_x, border_y = int(round(w * PAD_X)), int(round(h * PAD_Y))
-        padded = cv2.copyMakeBorder(image, border_y, border_y, border_x, border_x, cv2.BORDER_REPLICATE)
-        candidates = [image, padded]
-        reads = self.reader.read(candidates)
-        best = max(reads, key=lambda r: (normalize_plate(r[0]) is not None, min(r[1], default=0)))
-        det = self._detection(image, (0, 0, w, h), 1.0, *best)
-        return det if det.text or normalize_plate(best[0]) else det
+        # the reader was trained on crops with a margin; add one by replicating the edge
+        bx, by = int(round(w * PAD_X)), int(round(h * PAD_Y))
+        padded = cv2.copyMakeBorder(image, by, by, bx, bx, cv2.BORDER_REPLICATE)
+        reads = self.reader.read([image, padded])
+        raw, probs = max(reads, key=lambda r: (normalize_plate(r[0]) is not None, min(r[1], default=0)))
+        unsure = not probs or min(probs) < self.min_char_confidence
+        pp = self._ppocr_read(image) if self.use_ppocr and unsure else None
+        return self._decide(image, (0, 0, w, h), 1.0, raw, probs, pp)
 
     def read_frame(self, image: np.ndarray) -> list[Detection]:
         """Every plate in a frame: box, score, normalised text (or None), colour."""
         image = check_image(image)
         found = self.detector.detect(image, min_score=DETECTOR_MIN_SCORE)
-        detections = self._read_boxes(image, found)
+        detections = self._read_boxes(image, found, second_opinion=self.use_ppocr)
         if self.use_ppocr and not any(d.text for d in detections):
             detections = self._merge(detections, self._ppocr_pass(image))
         return detections
@@ -151,63 +153,122 @@ class PlateRecognizer:
         image = check_image(image)
         out: list[Detection] = []
         for rx1, ry1, rx2, ry2 in regions:
-            sub = image[max(0, ry1) : ry2, max(0, rx1) : rx2]
+            ox, oy = max(0, rx1), max(0, ry1)
+            sub = image[oy:ry2, ox:rx2]
             if sub.size == 0:
                 continue
             for det in self.read_frame(sub):
                 x1, y1, x2, y2 = det.bbox
-                det.bbox = (x1 + max(0, rx1), y1 + max(0, ry1), x2 + max(0, rx1), y2 + max(0, ry1))
+                det.bbox = (x1 + ox, y1 + oy, x2 + ox, y2 + oy)
                 out.append(det)
         return out
 
-    def _read_boxes(self, image: np.ndarray, found: list[tuple[BBox, float]]) -> list[Detection]:
+    # ------------------------------------------------------------ deciding on a read
+
+    def _decide(self, image: np.ndarray, box: BBox, score: float, raw: str, probs: list[float],
+                pp: PPRead | None) -> Detection:
+        """Our read alone if very sure; our read confirmed by PP-OCR if fairly sure; PP-OCR's
+        read alone if it is a valid plate, PP-OCR is very sure and ours does not object."""
+        text = normalize_plate(raw)
+        chars = probs[: len(text)] if text else probs[: len(raw)]
+        least = min(probs) if probs else 0.0
+        pp_text, pp_score = pp if pp else (None, 0.0)
+        pp_plate = normalize_plate(pp_text) if pp_text else None
+        accepted = None
+        sure_alone = least >= self.min_char_confidence
+        confirmed = least >= self.agreed_char_confidence and _agrees(text or "", pp_text)
+        if text is not None and (sure_alone or confirmed):
+            accepted = text
+        elif pp_plate is not None and pp_score >= PP_ALONE_SCORE and (
+                text is None or text == pp_plate or least < self.agreed_char_confidence):
+            accepted = pp_plate
+            chars = [pp_score] * len(pp_plate)
+        x1, y1, x2, y2 = box
+        return Detection(kind=SightingKind.PLATE, bbox=box, score=score, text=accepted,
+                         char_confidences=chars, color=plate_color(image[y1:y2, x1:x2], accepted))
+
+    def _read_boxes(self, image: np.ndarray, found: list[tuple[BBox, float]],
+                    second_opinion: bool, pp_reads: list[PPRead] | None = None) -> list[Detection]:
         crops, kept = [], []
-        for box, score in found:
+        for i, (box, score) in enumerate(found):
             x1, y1, x2, y2 = pad_box(box, image.shape)
             crop = image[y1:y2, x1:x2]
             if crop.size:
                 crops.append(crop)
-                kept.append((box, score))
-        reads = self.reader.read(crops)
-        return [self._detection(image, box, score, raw, probs)
-                for (box, score), (raw, probs) in zip(kept, reads, strict=True)]
+                kept.append((box, score, pp_reads[i] if pp_reads else None))
+        out = []
+        for crop, (box, score, pp), (raw, probs) in zip(crops, kept, self.reader.read(crops),
+                                                         strict=True):
+            unsure = not probs or min(probs) < self.min_char_confidence
+            if second_opinion and pp is None and unsure:
+                pp = self._ppocr_read(crop)
+            out.append(self._decide(image, box, score, raw, probs, pp))
+        return out
 
     # ------------------------------------------------------------ PP-OCR second opinion
 
-    def _ppocr_engine(self):
-        if self._ppocr is None:
-            from rapidocr import RapidOCR
+    def _ppocr(self, rec_only: bool):
+        """Two separate rapidocr instances: one called with use_det=False keeps skipping
+        detection on later calls (known bug), so the rec-only one is never used for det."""
+        from rapidocr import RapidOCR
 
-            logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-            self._ppocr = RapidOCR()  # det+rec instance only: use_det=False sticks (known bug)
-        return self._ppocr
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+        if rec_only:
+            if self._ppocr_rec is None:
+                self._ppocr_rec = RapidOCR()
+            return self._ppocr_rec
+        if self._ppocr_det is None:
+            self._ppocr_det = RapidOCR()
+        return self._ppocr_det
+
+    def _ppocr_read(self, crop: np.ndarray) -> PPRead | None:
+        """PP-OCR's reading of one plate crop and its score, or None.
+
+        PP-OCR's detector runs on the crop first, so that the frame, rivets and margins
+        are left out and a double-row plate comes back as two lines, joined top to bottom
+        (京·E over A5331 -> 京EA5331); without any line found, the recogniser reads the
+        whole crop.
+        """
+        result = self._ppocr(rec_only=False)(crop, use_cls=False)
+        if result.boxes is not None and result.txts:
+            lines = sorted(zip(result.boxes, result.txts, result.scores, strict=True),
+                           key=lambda item: float(np.asarray(item[0])[:, 1].mean()))
+            text = "".join(_clean(t) for _, t, _ in lines)
+            score = min(float(sc) for _, _, sc in lines)
+            if text:
+                return text, score
+        result = self._ppocr(rec_only=True)(crop, use_det=False, use_cls=False)
+        reads = [(t, float(sc)) for t, sc in zip(result.txts or (), result.scores or (), strict=False) if t]
+        return (_clean(reads[0][0]), reads[0][1]) if reads else None
 
     def _ppocr_pass(self, image: np.ndarray) -> list[Detection]:
-        result = self._ppocr_engine()(image, use_cls=False)
+        """PP-OCR finds text lines; plate-shaped ones are read by our reader and kept as
+        text only where both readers agree."""
+        result = self._ppocr(rec_only=False)(image, use_cls=False)
         if result.boxes is None or result.txts is None:
             return []
-        boxes, texts = [], []
-        for quad, txt in zip(result.boxes, result.txts, strict=True):
+        found: list[tuple[BBox, float]] = []
+        pp_reads: list[PPRead] = []
+        h_img, w_img = image.shape[:2]
+        for quad, txt, pp_score in zip(result.boxes, result.txts, result.scores, strict=True):
             pts = np.asarray(quad)
             x1, y1 = pts.min(axis=0)
             x2, y2 = pts.max(axis=0)
             w, h = x2 - x1, y2 - y1
-            if h <= 0 or not 1.2 <= w / h <= 8.0:
+            clean = _clean(txt)
+            if h <= 0 or not 1.3 <= w / h <= 7.0 or not 5 <= len(clean) <= 9:
                 continue
-            text = normalize_plate(txt)
-            if text is None:
+            if not any(c.isdigit() for c in clean):
                 continue
-            boxes.append((int(x1), int(y1), int(x2), int(y2)))
-            texts.append(text)
-        if not boxes:
+            if clean[0] in LETTERS:  # the province glyph was not in PP-OCR's line: widen left
+                x1 -= w / max(len(clean), 1) * 1.3
+            box = (int(max(0, x1 - 0.03 * w)), int(max(0, y1 - 0.05 * h)),
+                   int(min(w_img, x2 + 0.03 * w)), int(min(h_img, y2 + 0.05 * h)))
+            found.append((box, 0.5))
+            pp_reads.append((clean, float(pp_score)))
+        if not found:
             return []
-        dets = self._read_boxes(image, [(b, 0.5) for b in boxes])
-        agreed = []
-        for det, pp_text in zip(dets, texts, strict=True):
-            if det.text != pp_text:  # disagreement or unsure reader: report the plate, no text
-                det.text = None
-            agreed.append(det)
-        return agreed
+        return self._read_boxes(image, found, second_opinion=False, pp_reads=pp_reads)
 
     @staticmethod
     def _merge(primary: list[Detection], extra: list[Detection]) -> list[Detection]:
@@ -223,3 +284,22 @@ class PlateRecognizer:
             if all(iou(det.bbox, other.bbox) < 0.3 for other in extra):
                 merged.append(det)
         return merged
+
+
+def _clean(text: str) -> str:
+    """PP-OCR text without separators, upper case, I/O folded like the grammar does."""
+    compact = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum()).upper()
+    return compact[:1] + compact[1:].replace("O", "0").replace("I", "1")
+
+
+def _agrees(ours: str, pp_text: str | None) -> bool:
+    """PP-OCR says the same plate: identical, or identical but for a missed first glyph
+    (PP-OCR often drops the province or the suffix glyph; ours then stands alone for it)."""
+    if not pp_text:
+        return False
+    if pp_text == ours:
+        return True
+    if len(pp_text) != len(ours) - 1:
+        return False
+    # PP-OCR often drops the province glyph, or a red suffix glyph (警, 领, ...)
+    return ours.endswith(pp_text) or (ours[-1] in SPECIALS and ours.startswith(pp_text))
