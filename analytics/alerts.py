@@ -98,6 +98,7 @@ class _Seen:
     ts: datetime
     camera_id: str
     sighting_id: str
+    confidence: float = 1.0
 
 
 class ClonedPlateDetector:
@@ -141,7 +142,7 @@ class ClonedPlateDetector:
             kmh = self.graph.implied_kmh(r.camera_id, r.ts, s.camera_id, s.ts)
             if kmh > self.max_kmh and (worst is None or kmh > worst[0]):
                 worst = (kmh, r)
-        recent.append(_Seen(s.ts, s.camera_id, s.id))
+        recent.append(_Seen(s.ts, s.camera_id, s.id, s.confidence))
         self._ids.add(s.id)
         if worst is None:
             return None
@@ -150,7 +151,8 @@ class ClonedPlateDetector:
             return None
         self._alerted[s.identity] = s.ts
         kmh, r = worst
-        first, second = sorted([(r.ts, r.camera_id, r.sighting_id), (s.ts, s.camera_id, s.id)])
+        first, second = sorted([(r.ts, r.camera_id, r.sighting_id, r.confidence),
+                                (s.ts, s.camera_id, s.id, s.confidence)])
         metres = self.graph.road_m(r.camera_id, s.camera_id)
         seconds = abs((s.ts - r.ts).total_seconds())
         speed = "at the same time" if kmh == float("inf") else f"{kmh:.0f} km/h needed"
@@ -160,7 +162,9 @@ class ClonedPlateDetector:
             title=f"cloned plate? {s.identity} at {first[1]} and {second[1]}"[:200],
             detail=(f"{s.identity} seen at {first[1]} {first[0].isoformat()} and at {second[1]} "
                     f"{second[0].isoformat()}: about {metres / 1000:.1f} km by road in {seconds:.0f} s "
-                    f"({speed}, limit {self.max_kmh:.0f} km/h)"),
+                    f"({speed}, limit {self.max_kmh:.0f} km/h); read with confidence "
+                    f"{first[3]:.2f} and {second[3]:.2f} (a misread of another plate looks the same: "
+                    f"check both snapshots)"),
             identity=s.identity, camera_id=s.camera_id, evidence=[first[2], second[2]],
         )
 
