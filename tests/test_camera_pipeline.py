@@ -150,13 +150,12 @@ def _plates_or_skip():
 
 def test_each_car_gives_one_plate_sighting_with_its_exact_text(tmp_path: Path) -> None:
     plates = _plates_or_skip()
-    cars = []
+    cars, vehicles = [], {}
     for i, (plate, kind, lane, start) in enumerate([("黑A12345", "blue", 0, 0.5), ("黑AD12345", "green", 1, 2.0),
                                                      ("京N8G520", "blue", 0, 5.5)]):
-        appearance = Appearance("plate", f"v{i}", start=start, duration=5.0, lane=lane)
-        appearance.vehicle = Vehicle(f"v{i}", plate, kind, "sedan", (200, 200, 205))  # type: ignore[attr-defined]
-        cars.append(appearance)
-    frames = as_frames(street_frames(cars, seconds=12.0, fps=FPS), FPS)
+        cars.append(Appearance("plate", f"v{i}", start=start, duration=5.0, lane=lane))
+        vehicles[f"v{i}"] = Vehicle(f"v{i}", plate, kind, "sedan", (200, 200, 205))
+    frames = as_frames(street_frames(cars, seconds=12.0, fps=FPS, vehicles=vehicles), FPS)
     pipeline = CameraPipeline("PF-C002", plates=plates, faces=None, home=tmp_path,
                               options=PipelineOptions(analysed_fps=FPS, faces=False))
     sightings: list[Sighting] = []

@@ -57,7 +57,7 @@ def encode_frames(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
 
 
 def street_frames(appearances: list, seconds: float, fps: float, condition: str = "day",
-                  seed: int = 3) -> list[np.ndarray]:
+                  seed: int = 3, vehicles: dict | None = None) -> list[np.ndarray]:
     """Frames of the sample media's street with these people and cars (render.py)."""
     from sample_media import render
     from sample_media.scenario import PEOPLE, Vehicle
@@ -70,7 +70,7 @@ def street_frames(appearances: list, seconds: float, fps: float, condition: str 
         if a.kind == "face":
             sprites[id(a)] = render.person_sprite(people[a.object_id], rng, condition)
         else:
-            vehicle: Vehicle = a.vehicle  # attached by the test
+            vehicle: Vehicle = (vehicles or {})[a.object_id]
             sprites[id(a)] = render.car_sprite(vehicle, condition, rng)
     out = []
     for n in range(int(seconds * fps)):

@@ -221,11 +221,16 @@ class CameraPipeline:
     # ------------------------------------------------------------ plates
 
     def _read_plates(self, image: np.ndarray, regions: list[BBox]) -> list[Detection]:
+        """One detector call over the union of the moving regions: the detector resizes
+        its input to a fixed size, so a call costs the same for any crop, and a smaller
+        crop gives small plates more pixels."""
         assert self.plates is not None
         height, width = image.shape[:2]
-        if len(regions) == 1 and regions[0] == (0, 0, width, height):
+        union = (min(r[0] for r in regions), min(r[1] for r in regions),
+                 max(r[2] for r in regions), max(r[3] for r in regions))
+        if union == (0, 0, width, height):
             return self.plates.read_frame(image)
-        return self.plates.read_regions(image, regions)
+        return self.plates.read_regions(image, [union])
 
     def _add_plates(self, frame: Frame, detections: list[Detection], ts: float) -> None:
         reads: list[PlateRead] = []
@@ -344,7 +349,10 @@ class CameraPipeline:
         self.stats.identify_s += time.perf_counter() - started
         sighting = Sighting(
             camera_id=self.camera_id, ts=p.best_face_ts, kind=SightingKind.FACE,
-            identity=identity[:64], confidence=round(max(0.0, min(1.0, 1.0 - distance)), 4),
+            # a named person: how close to their enrolled faces; an unknown one (distance to
+            # a cluster it may have just founded says little): how good the view was
+            identity=identity[:64],
+            confidence=round(max(0.0, min(1.0, (1.0 - distance) if watchlisted else best.quality)), 4),
             bbox=best.bbox, track_id=f"{self._run}-{p.number}",
             face_distance=round(min(2.0, max(0.0, distance)), 4), encoding=encoding,
         )

@@ -8,6 +8,7 @@ them, and lets a deployment run plates only or faces only.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,12 +30,21 @@ class PlateReader(Protocol):
     def read_frame(self, image: np.ndarray) -> list[Detection]: ...
 
 
+_DLIB = threading.Lock()
+"""dlib's detector and encoder are shared objects inside face_recognition (the encoder a
+network with its own buffers): camera threads of one process take turns with them."""
+
+
 class ReaderUnavailable(RuntimeError):
     """A detector cannot be loaded (models missing, broken install); says how to fix it."""
 
 
-def load_plate_reader(use_ppocr: bool = True) -> PlateReader:
-    """The plate recognizer with its committed models (sha256-checked by video.plates)."""
+def load_plate_reader(use_ppocr: bool = False) -> PlateReader:
+    """The plate recognizer with its committed models (sha256-checked by video.plates).
+
+    PP-OCR's second opinion is off for video by default: it costs 0.3-1 s per call (a whole
+    text-detection pass on any region without a confident read), while a camera pass gives
+    the consensus many reads of the same plate anyway."""
     try:
         from video.plates.recognizer import PlateRecognizer
     except ImportError as exc:
@@ -77,19 +87,22 @@ class FaceReader:
             x2, y2 = min(width, x2), min(height, y2)
             if x2 - x1 < 40 or y2 - y1 < 40:
                 continue
-            crop = image[y1:y2, x1:x2]
-            for face in detect_faces_scored(np.ascontiguousarray(crop), upsample_small=self.small_faces):
-                fx1, fy1, fx2, fy2 = face.bbox
-                box = (fx1 + x1, fy1 + y1, fx2 + x1, fy2 + y1)
-                quality = face_quality(image, box)
-                views.append(make_candidate(image, frame_index, box, quality, face.score))
+            crop = np.ascontiguousarray(image[y1:y2, x1:x2])
+            with _DLIB:  # detection and the landmarks behind face_quality
+                found = detect_faces_scored(crop, upsample_small=self.small_faces)
+                for face in found:
+                    fx1, fy1, fx2, fy2 = face.bbox
+                    box = (fx1 + x1, fy1 + y1, fx2 + x1, fy2 + y1)
+                    quality = face_quality(image, box)
+                    views.append(make_candidate(image, frame_index, box, quality, face.score))
         return _distinct(views)
 
     def identify(self, candidate: FaceCandidate, seen_at: datetime) -> tuple[str, bool, float, list[float]]:
         """(identity, watch-listed, distance, encoding) of the face in `candidate`."""
         from video.faces.detect import encode_faces
 
-        encoding = encode_faces(candidate.crop, [candidate.crop_box])[0]
+        with _DLIB:
+            encoding = encode_faces(candidate.crop, [candidate.crop_box])[0]
         who = self._matcher.identify(encoding, seen_at)
         return who.identity, who.watchlisted, float(who.distance), [float(v) for v in encoding]
 

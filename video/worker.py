@@ -23,6 +23,7 @@ but idle (no stream, no status).
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import logging
 import multiprocessing
@@ -291,6 +292,7 @@ def standby_main(conn: Connection, settings: Settings, options: WorkerOptions) -
     take several seconds on a busy machine).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
+    faulthandler.enable(all_threads=True)  # a crash in native code leaves its stack in the log
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -522,3 +524,32 @@ def run_worker(
         log.info("camera %s <- %s (%.1f analysed fps)", job.camera_id, redact(job.url), job.analysed_fps)
     processes = processes or min(len(jobs), os.cpu_count() or 1)
     return supervise(settings, jobs, processes, WorkerOptions(plates=plates, faces=faces), stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m video.worker ...` until `cityops worker` exists (same options)."""
+    import argparse
+
+    from streams.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m video.worker", description=__doc__.split("\n")[0])
+    parser.add_argument("--cameras", help="cameras CSV (default /config/cameras.csv); with --demo: how many")
+    parser.add_argument("--shard", default="0/1", help="i/n: this worker's share of the cameras")
+    parser.add_argument("--demo", action="store_true", help="replay sample media as the first cameras")
+    parser.add_argument("--processes", type=int, help="worker processes (default: one per core)")
+    parser.add_argument("--fps", type=float, default=DEFAULT_ANALYSED_FPS, help="analysed frames per second")
+    parser.add_argument("--no-plates", action="store_true")
+    parser.add_argument("--no-faces", action="store_true")
+    parser.add_argument("--home")
+    parser.add_argument("--bus")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(home=args.home, bus_url=args.bus).ensure()
+    return run_worker(settings, args.cameras, args.shard, args.demo, args.processes, args.fps,
+                      plates=not args.no_plates, faces=not args.no_faces)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
