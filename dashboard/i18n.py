@@ -35,6 +35,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "wall.no_alerts": ("暂无预警", "No alerts"),
     "wall.no_complaints": ("暂无诉求", "No complaints yet"),
     "wall.close": ("关闭", "Close"),
+    "wall.stale": ("数据暂停更新(数据库不可读)", "Not updating: the store cannot be read"),
     "wall.camera": ("摄像头", "Camera"),
     "wall.snapshot_none": ("暂无抓拍", "No snapshot yet"),
     "wall.recent": ("最近识别", "Recent sightings"),

@@ -317,3 +317,35 @@ def test_analyst_form_builds_each_kind_of_request(app, seeded) -> None:
         analyst.build_request("camera", "", [], None, None, None)
     with pytest.raises(QueryError, match="upload a photo"):
         analyst.build_request("photo", "", None, None, None, None)
+
+
+def test_wall_says_when_the_store_cannot_be_read(app, seeded) -> None:
+    """A store that refuses connections: the wall keeps its last picture and says why."""
+    from dash import no_update
+
+    from dashboard import context, reads
+
+    settings, _ = seeded
+    wall = _page_module("wall")
+    broken = Settings(home=settings.home, db_url="postgresql+psycopg://nobody@127.0.0.1:1/cityops")
+    context.configure(broken)
+    reads.reset()
+    try:
+        out = wall.refresh(1, "en")
+    finally:
+        context.configure(settings)
+        reads.reset()
+    assert all(value is no_update for value in out[:-2])
+    assert out[-2] == {"display": "block"}
+    assert out[-1].startswith("Not updating: the store cannot be read") and "127.0.0.1" in out[-1]
+
+
+def test_media_serves_snapshots_and_nothing_else(app, seeded) -> None:
+    settings, _ = seeded
+    client = app.server.test_client()
+    snapshot = next((settings.home / "snapshots").rglob("*.jpg")).relative_to(settings.home)
+    answer = client.get(f"/media/{snapshot}")
+    assert answer.status_code == 200 and answer.data[:2] == b"\xff\xd8"  # a JPEG
+    (settings.home / "notes.txt").write_text("private", encoding="utf-8")
+    for path in ("cityops.db", "notes.txt", "../../etc/passwd", "snapshots/../cityops.db", "%2e%2e/etc/hostname"):
+        assert client.get(f"/media/{path}").status_code == 404, path

@@ -9,17 +9,20 @@ bench_dashboard.py` for the measured payload.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import dash
 import dash_leaflet as dl
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import context, reads
 from dashboard.i18n import age, alert_kind, lang_of, number, percent, state, tr, when
 from dashboard.maps import base_layers, district_map
 
 dash.register_page(__name__, path="/", name="wall", order=0)
+log = logging.getLogger(__name__)
 
 TICK_MS = 1500
 """A new record is on the wall within one tick plus the callback (~40 ms): under 2 s."""
@@ -84,6 +87,7 @@ def layout(lang: str | None = None, **_: object) -> html.Div:
                 _map(),
                 html.Div(id="wall-detail", className="detail", style={"display": "none"}),
                 html.Div(tr("wall.legend", lang), className="legend"),
+                html.Div(id="wall-stale", className="stale", style={"display": "none"}),
             ]),
             html.Div(className="ticker", children=[html.Div(id="wall-ticker", className="ticker-run")]),
         ]),
@@ -185,21 +189,28 @@ def _trails(now: datetime) -> dict:
     Output("wall-flow", "children"), Output("wall-alerts", "children"), Output("wall-ticker", "children"),
     Output("wall-grids", "hideout"), Output("wall-cameras", "hideout"),
     Output("wall-trails", "data"), Output("wall-alert-points", "data"),
+    Output("wall-stale", "style"), Output("wall-stale", "children"),
     Input("wall-tick", "n_intervals"), State("wall-lang", "data"),
 )
 def refresh(_n: int | None, lang: str | None) -> tuple:
     lang = lang_of(lang)
     now = reads.utcnow()
-    online = reads.camera_online(now)
-    counts = reads.wall_counts(now, online)
-    alert_items, ticker, alert_points = _alerts(now, lang)
+    try:
+        online = reads.camera_online(now)
+        counts = reads.wall_counts(now, online)
+        alert_items, ticker, alert_points = _alerts(now, lang)
+        flow = _flow_items(now, lang)
+        grids, trails = reads.grid_status(), _trails(now)
+    except SQLAlchemyError as exc:  # keep the last picture on screen and say why it is stale
+        log.warning("wall: the store cannot be read: %s", exc)
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        return (*[no_update] * 14, {"display": "block"}, f"{tr('wall.stale', lang)}: {reason}")
     return (
         number(counts.today), number(counts.total), number(counts.overdue), percent(counts.on_time_rate),
         number(counts.mean_rating, 2), f"{counts.cameras_online}/{counts.cameras_total}",
         number(counts.sightings_per_min),
-        _flow_items(now, lang), alert_items, ticker,
-        {"status": reads.grid_status()}, {"online": online},
-        _trails(now), alert_points,
+        flow, alert_items, ticker, {"status": grids}, {"online": online}, trails, alert_points,
+        {"display": "none"}, "",
     )
 
 
