@@ -177,6 +177,10 @@ def test_analyst_plate_search_returns_the_route(dash_duo, app, seeded, shots) ->
     assert [r.text for r in dash_duo.find_elements("#an-table td[data-dash-column=camera_id]")] == list(ROUTE)
     dash_duo.wait_for_element("#an-table td[data-dash-column=snapshot] img", timeout=10)
     dash_duo.wait_for_contains_text("#an-at", f"{len(ROUTE)}/{len(ROUTE)}", timeout=10)
+    # a click on the second result moves the route's playback to it
+    dash_duo.find_elements("#an-table td[data-dash-column=camera_id]")[1].click()
+    dash_duo.wait_for_contains_text("#an-at", f"2/{len(ROUTE)}", timeout=10)
+    assert ROUTE[1] in dash_duo.find_element("#an-at").text
     # co-travel: the companion, with the shared cameras as evidence
     dash_duo.find_element("#an-companions").click()
     dash_duo.wait_for_contains_text("#an-evidence", COMPANION, timeout=20)

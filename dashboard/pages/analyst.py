@@ -203,8 +203,10 @@ def run_search(_n: int, mode: str, text: str, cameras: list[str] | None, since: 
     except QueryError as exc:
         return [], html.Span(str(exc), className="error"), "", [], None, 0, 0, {}
     rows = sorted(rows, key=lambda r: r["ts"])
-    points = [{"ts": r["ts"], "camera_id": r["camera_id"], "lat": r.get("lat"), "lon": r.get("lon"),
-               "identity": r["identity"], "kind": r["kind"]} for r in rows if r.get("lat") is not None]
+    table = _table_rows(rows, lang)
+    points = [{"ts": r["ts"], "time": shown["time"], "camera_id": r["camera_id"], "lat": r.get("lat"),
+               "lon": r.get("lon"), "identity": r["identity"], "kind": r["kind"]}
+              for r, shown in zip(rows, table, strict=True) if r.get("lat") is not None]
     identities = sorted({r["identity"] for r in rows})
     identity = {"identity": identities[0], "kind": rows[0]["kind"]} if len(identities) == 1 else None
     if not rows:
@@ -217,7 +219,7 @@ def run_search(_n: int, mode: str, text: str, cameras: list[str] | None, since: 
     marks = {i: when(datetime.fromisoformat(p["ts"]), lang, zone, with_date=False)
              for i, p in enumerate(points)} if len(points) <= 12 else {}
     last = max(0, len(points) - 1)
-    return _table_rows(rows, lang), summary, route, points, identity, last, last, marks
+    return table, summary, route, points, identity, last, last, marks
 
 
 @callback(
@@ -274,6 +276,22 @@ def play(_clicks: int, _ticks: int | None, stopped: bool, value: int | None, las
     if nxt >= last:
         return True, last
     return False, nxt
+
+
+@callback(
+    Output("an-slider", "value", allow_duplicate=True),
+    Input("an-table", "active_cell"), State("an-table", "derived_viewport_data"), State("an-points", "data"),
+    prevent_initial_call=True,
+)
+def jump_to_row(cell: dict | None, rows: list[dict] | None, points: list[dict] | None) -> int:
+    """Clicking a result moves the map's time slider to that sighting."""
+    if not cell or not rows or not points or cell.get("row") is None or cell["row"] >= len(rows):
+        return no_update
+    row = rows[cell["row"]]
+    for i, p in enumerate(points):
+        if p["camera_id"] == row["camera_id"] and p["identity"] == row["identity"] and p.get("time") == row["time"]:
+            return i
+    return no_update
 
 
 @callback(Output("an-photo-label", "children"), Input("an-photo", "filename"), State("an-lang", "data"),
