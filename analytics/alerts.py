@@ -27,11 +27,13 @@ from streams.records import Alert, AlertKind, Severity, Sighting, SightingKind
 from streams.watchlist import Watchlist
 
 DEFAULT_CLONE_KMH = 150.0
-DEFAULT_COTRAVEL_WITHIN = timedelta(seconds=5)
+DEFAULT_COTRAVEL_WITHIN = timedelta(seconds=6)
+"""A sighting is stamped at its pass's best frame, anywhere in a 4-7 s pass: a car 2-3 s
+behind another can be stamped 6 s apart (the sample media's planted pair is, at PF-C004)."""
 DEFAULT_COTRAVEL_CAMERAS = 4
 """Cars of one traffic-light platoon pass three crossings within seconds of each other all
 the time; four different cameras is where "together" stops being chance on one road (the
-sample story's convoys show it: at 3 cameras and 5 s, three unplanted pairs qualify)."""
+sample story's convoys show it: at 3 cameras and 6 s, five unplanted pairs qualify)."""
 DEFAULT_COTRAVEL_WINDOW = timedelta(hours=1)
 
 

@@ -202,7 +202,7 @@ def bench_queries(store: Store, month: Month, repeat: int, seed: int) -> list[st
     runs = []
     for p in sample[: max(5, repeat // 10)]:
         timed(lambda p=p: queries.companions(SightingKind.PLATE, p, month_window, CoTravelRules()), runs)
-    lines.append(row("companions of a plate, 30 days", runs, "within 5 s at >= 4 cameras"))
+    lines.append(row("companions of a plate, 30 days", runs, "within 6 s at >= 4 cameras"))
     return lines
 
 

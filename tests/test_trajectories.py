@@ -137,8 +137,10 @@ def test_the_consumer_sets_bad_input_aside_alerts_and_builds_trips(tmp_path: Pat
             assert loop.wait_for(lambda: handler.builder.stats.sightings == 4, timeout_s=30)
         assert trips(store) == [EAST]
         assert handler.guard.counts == {"unknown_camera": 1}
+        messages = []
         with bus.consumer("test-reader", [Topic.ALERTS, Topic.DEAD_LETTER]) as reader:
-            messages = reader.poll(2.0) + reader.poll(1.0)
+            while batch := reader.poll(1.0):
+                messages += batch
         topics = sorted(m.topic.value for m in messages)
         assert topics == [Topic.ALERTS.value] * 4 + [Topic.DEAD_LETTER.value]
         co_loop.close()
@@ -213,8 +215,10 @@ def test_the_sample_story_every_trajectory_recovered_and_the_planted_alerts_rais
         with loop, co_loop:
             assert loop.wait_for(lambda: handler.builder.stats.sightings == len(sightings), timeout_s=60)
             assert co_loop.wait_for(lambda: co_loop.handled == len(sightings), timeout_s=60)
+        alerts = []
         with bus.consumer("test-alerts", [Topic.ALERTS]) as reader:
-            alerts = [decode(Topic.ALERTS, m.value) for m in reader.poll(2.0, 1000)]
+            while batch := reader.poll(1.0, 1000):
+                alerts += [decode(Topic.ALERTS, m.value) for m in batch]
     recovered = {}
     from analytics.queries import SightingQueries
 
