@@ -21,7 +21,7 @@ from analytics.measures import DepartmentScore, TrendPoint
 from analytics.queries import Companion, SightingHit, SightingQueries, Window
 from analytics.search import SearchRequest, execute
 from dashboard import context
-from streams.records import Alert, AlertKind, CameraStatus, Trajectory
+from streams.records import Alert, AlertKind, CameraStatus
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -135,16 +135,36 @@ def recent_alerts(since: datetime, limit: int = 12) -> list[Alert]:
                       recipients=r.recipients) for r in conn.execute(query)]
 
 
+@dataclass(frozen=True, slots=True)
+class Trail:
+    """One identity's recent path: the cameras it passed, in time order."""
+
+    kind: str
+    identity: str
+    cameras: list[str]
+    last_ts: datetime
+
+
 @_read
-def recent_trajectories(since: datetime, limit: int = 60) -> list[Trajectory]:
-    """Trips still moving since `since` (trips are capped at 12 h, so the start index bounds it)."""
-    tr = t.trajectories
-    query = (select(tr).where(tr.c.start_ts >= since - timedelta(hours=12), tr.c.end_ts >= since,
-                              tr.c.point_count >= 2)
-             .order_by(tr.c.end_ts.desc()).limit(limit))
+def recent_trails(since: datetime, limit: int = 60) -> list[Trail]:
+    """Identities seen at two or more cameras since `since`, most recently seen first.
+
+    Read from the sightings by the (camera_id, ts) index (a few thousand rows for 15 min of
+    a district), not from the stored trips, which have no index by end time.
+    """
+    s = t.sightings
+    ids = [c.id for c in context.district().cameras]
+    query = (select(s.c.kind, s.c.identity, s.c.camera_id, s.c.ts)
+             .where(s.c.camera_id.in_(ids), s.c.ts >= since).order_by(s.c.ts))
+    paths: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
     with context.store().engine.connect() as conn:
-        return [Trajectory(id=r.id, kind=r.kind, identity=r.identity, start=r.start_ts, end=r.end_ts,
-                           points=r.points) for r in conn.execute(query)]
+        for kind, identity, camera_id, ts in conn.execute(query):
+            path = paths.setdefault((kind, identity), [])
+            if not path or path[-1][0] != camera_id:
+                path.append((camera_id, ts))
+    trails = [Trail(kind, identity, [cam for cam, _ in path], path[-1][1])
+              for (kind, identity), path in paths.items() if len(path) >= 2]
+    return sorted(trails, key=lambda tr: tr.last_ts, reverse=True)[:limit]
 
 
 @_read

@@ -9,7 +9,9 @@ bench_dashboard.py` for the measured payload.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 
 import dash
@@ -171,15 +173,29 @@ def _alerts(now: datetime, lang: str) -> tuple[list, list, dict]:
     return items, ticker, {"type": "FeatureCollection", "features": points}
 
 
+_trail_cache: dict[str, tuple[float, dict]] = {}
+TRAIL_REFRESH_S = 5.0
+"""Trails move slowly: one read per 5 s serves every wall screen of the process."""
+
+
 def _trails(now: datetime) -> dict:
+    cached = _trail_cache.get("trails")
+    if cached is not None and time.monotonic() - cached[0] < TRAIL_REFRESH_S:
+        return cached[1]
+    district = context.district()
     features = []
-    since = now - timedelta(minutes=TRAIL_MINUTES)
-    for trip in reads.recent_trajectories(since):
-        coords = [[round(p.lon, 5), round(p.lat, 5)] for p in trip.points if p.ts >= since - timedelta(minutes=5)]
+    for trail in reads.recent_trails(now - timedelta(minutes=TRAIL_MINUTES)):
+        coords = []
+        for camera_id in trail.cameras:
+            with contextlib.suppress(KeyError):
+                cam = district.camera(camera_id)
+                coords.append([round(cam.lon, 5), round(cam.lat, 5)])
         if len(coords) >= 2:
             features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords},
-                             "properties": {"kind": trip.kind.value}})
-    return {"type": "FeatureCollection", "features": features}
+                             "properties": {"kind": trail.kind}})
+    data = {"type": "FeatureCollection", "features": features}
+    _trail_cache["trails"] = (time.monotonic(), data)
+    return data
 
 
 @callback(
