@@ -55,6 +55,7 @@ class _FaceDay:
     ids: list[str]
     ts: np.ndarray  # epoch seconds
     matrix: np.ndarray  # (n, 128) float32
+    squared_norms: np.ndarray  # (n,) float32
 
 
 class QueryError(ValueError):
@@ -207,13 +208,13 @@ class SightingQueries:
             while day <= until:
                 faces = self._face_day(conn, day, now)
                 if faces.ids:
+                    # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b: one matrix-vector product per day
+                    squared = faces.squared_norms + float(probe @ probe) - 2.0 * (faces.matrix @ probe)
                     inside = (faces.ts >= since.timestamp()) & (faces.ts <= until.timestamp())
-                    rows = np.flatnonzero(inside)
-                    if len(rows):
-                        distances = np.linalg.norm(faces.matrix[rows] - probe, axis=1)
-                        near = distances <= tolerance
-                        ids += [faces.ids[i] for i in rows[near]]
-                        found.append(distances[near])
+                    near = np.flatnonzero(inside & (squared <= tolerance * tolerance))
+                    if len(near):
+                        ids += [faces.ids[i] for i in near]
+                        found.append(np.sqrt(np.maximum(squared[near], 0.0)))
                 day += timedelta(days=1)
             if not ids:
                 return []
@@ -235,11 +236,13 @@ class SightingQueries:
             s.c.kind == SightingKind.FACE.value, s.c.encoding.is_not(None),
             s.c.ts >= day, s.c.ts < day + timedelta(days=1))  # the partial index ix_sightings_face_ts
         rows = conn.execute(query).all()
+        matrix = (np.frombuffer(b"".join(r.encoding for r in rows), dtype=np.float32).reshape(len(rows), 128)
+                  if rows else np.zeros((0, 128), dtype=np.float32))
         faces = _FaceDay(
             ids=[r.id for r in rows],
             ts=np.array([r.ts.timestamp() for r in rows], dtype=np.float64),
-            matrix=(np.frombuffer(b"".join(r.encoding for r in rows), dtype=np.float32).reshape(len(rows), 128)
-                    if rows else np.zeros((0, 128), dtype=np.float32)),
+            matrix=matrix,
+            squared_norms=np.einsum("ij,ij->i", matrix, matrix),
         )
         if settled:
             with self._faces_lock:
