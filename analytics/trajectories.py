@@ -19,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -400,6 +401,33 @@ class TrajectorySettings:
     clone_kmh: float = 150.0
     co_travel: CoTravelRules = CoTravelRules()
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TrajectorySettings:
+        """Overrides from CITYOPS_TRIP_GAP_MIN, CITYOPS_MAX_KMH (plausible trips and cloned
+        plates), CITYOPS_COTRAVEL_S and CITYOPS_COTRAVEL_CAMERAS; refused when not numbers."""
+        env = os.environ if env is None else env
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {raw!r}") from None
+            if value <= 0:
+                raise ValueError(f"{name} must be more than 0, not {raw!r}")
+            return value
+
+        default = cls()
+        max_kmh = number("CITYOPS_MAX_KMH", default.clone_kmh)
+        rules = TripRules(gap=timedelta(minutes=number("CITYOPS_TRIP_GAP_MIN", default.rules.gap.total_seconds() / 60)),
+                          max_kmh=max_kmh)
+        co = CoTravelRules(
+            within=timedelta(seconds=number("CITYOPS_COTRAVEL_S", default.co_travel.within.total_seconds())),
+            min_cameras=int(number("CITYOPS_COTRAVEL_CAMERAS", default.co_travel.min_cameras)))
+        return cls(rules=rules, clone_kmh=max_kmh, co_travel=co)
+
 
 def trajectory_loops(bus: Bus, store: Store, district: District, watchlist: Watchlist | None,
                      knobs: TrajectorySettings = TrajectorySettings(),
@@ -433,7 +461,9 @@ def run_trajectories(settings: Settings, stop: threading.Event, co_travel: bool 
     watchlist = Watchlist(settings.home)
     try:
         with open_bus(settings.bus_url, settings.home) as bus:
-            loop, handler, co_loop, co_handler = trajectory_loops(bus, store, district, watchlist, stop=stop)
+            knobs = TrajectorySettings.from_env()
+            loop, handler, co_loop, co_handler = trajectory_loops(bus, store, district, watchlist, knobs,
+                                                                  stop=stop)
             worker = None
             if co_travel:
                 worker = threading.Thread(target=co_loop.run, name="co-travel", daemon=True)

@@ -235,3 +235,15 @@ def test_the_sample_story_every_trajectory_recovered_and_the_planted_alerts_rais
              if a.kind == AlertKind.CO_TRAVEL}
     assert pairs == {tuple(sorted(c["identities"])) for c in truth["co_travel"]}
     store.close()
+
+
+def test_the_knobs_come_from_the_environment_and_bad_values_are_refused() -> None:
+    from analytics.trajectories import TrajectorySettings
+
+    knobs = TrajectorySettings.from_env({"CITYOPS_TRIP_GAP_MIN": "10", "CITYOPS_MAX_KMH": "120",
+                                         "CITYOPS_COTRAVEL_S": "3", "CITYOPS_COTRAVEL_CAMERAS": "5"})
+    assert knobs.rules.gap == timedelta(minutes=10) and knobs.rules.max_kmh == 120 == knobs.clone_kmh
+    assert knobs.co_travel.within == timedelta(seconds=3) and knobs.co_travel.min_cameras == 5
+    assert TrajectorySettings.from_env({}) == TrajectorySettings()
+    with pytest.raises(ValueError, match="CITYOPS_MAX_KMH must be a number"):
+        TrajectorySettings.from_env({"CITYOPS_MAX_KMH": "fast"})
