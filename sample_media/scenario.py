@@ -152,7 +152,7 @@ def _route(builder: _Builder, clips: list[Clip], vehicle: Vehicle, first_start: 
 def _locals(builder: _Builder, clip: Clip, count: int) -> None:
     for _ in range(count):
         vehicle = builder.vehicle()
-        start = float(builder.rng.uniform(1.5, clip.duration_s - PASS_S[1] - 1.0))
+        start = float(builder.rng.uniform(1.5, max(1.6, clip.duration_s - PASS_S[1] - 1.0)))
         clip.appearances.append(Appearance("plate", vehicle.id, start, float(builder.rng.uniform(*PASS_S))))
 
 

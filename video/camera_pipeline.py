@@ -53,6 +53,9 @@ class PipelineOptions:
     faces: bool = True
     gate: bool = True
     """False: detectors see every analysed frame whole (the naive baseline of the bench)."""
+    face_fps: float = 1.0
+    """Faces are searched at most this often (people walk: a face stays in view for
+    seconds, and the HOG detector is the costliest step); 0 = on every analysed frame."""
     key_every_s: float = 10.0
     """With the gate on, one frame this often is still searched whole: what stands still
     (a person waiting at the crossing) never moves into a motion region."""
@@ -179,6 +182,7 @@ class CameraPipeline:
         self._numbers = count(1)
         self._run = new_id()[:10]
         self._last_key: datetime | None = None
+        self._last_face: datetime | None = None
         self.stats = PipelineStats()
 
     # ------------------------------------------------------------ per frame
@@ -203,12 +207,21 @@ class CameraPipeline:
             detections = self._read_plates(image, regions) if regions else []
             self.stats.plates_s += time.perf_counter() - started
             self._add_plates(frame, detections, ts)
-        if self.faces is not None:
+        if self.faces is not None and self._face_due(frame.ts):
             started = time.perf_counter()
             views = self.faces.find(image, regions, frame.index) if regions else []
             self.stats.faces_s += time.perf_counter() - started
             self._add_faces(frame, views, ts)
         return self._close(frame.ts, final=False)
+
+    def _face_due(self, ts: datetime) -> bool:
+        rate = self.options.face_fps
+        if rate <= 0 or rate >= self.options.analysed_fps:
+            return True
+        if self._last_face is not None and (ts - self._last_face).total_seconds() < 0.95 / rate:
+            return False
+        self._last_face = ts
+        return True
 
     def finish(self) -> list[Sighting]:
         """End of the stream: every open pass ends now."""

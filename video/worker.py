@@ -174,8 +174,8 @@ class CameraRunner(threading.Thread):
                                     faces=faces is not None, snapshots=self.options.snapshots),
             home=self.settings.home, journal=journal,
         )
-        self.capture = Capture(job.camera_id, job.url, loop=job.loop_files, pace=job.schedule is not None,
-                               schedule=job.schedule)
+        # a file stands for a camera: it plays at its own frame rate, in a loop
+        self.capture = Capture(job.camera_id, job.url, loop=job.loop_files, pace=True, schedule=job.schedule)
         self.crash = None
         samples: queue.Queue[Frame | None] = queue.Queue(maxsize=2)
         reader = threading.Thread(target=self._decode, args=(self.capture, samples, 1.0 / job.analysed_fps),
