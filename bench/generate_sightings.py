@@ -44,6 +44,12 @@ SECONDARY_INDEXES = {
     "ix_sightings_camera_id_ts": "sightings (camera_id, ts)",
     "ix_sightings_face_ts": "sightings (ts) WHERE kind = 'face'",
 }
+IDENTITIES_FROM_SIGHTINGS = (
+    "INSERT INTO identities (kind, identity, first_ts, last_ts, sightings) "
+    "SELECT CASE WHEN identity LIKE 'u-%' THEN 'face' ELSE 'plate' END, identity, min(ts), max(ts), "
+    "count(*) FROM sightings GROUP BY identity")
+"""Generated face ids start with 'u-' and plates never do, so the (identity, ts) index alone
+answers it (no sort of the whole table by kind)."""
 CONFUSABLE = {"0": "D", "D": "0", "Q": "0", "8": "B", "B": "8", "1": "7", "7": "1", "2": "Z",
               "Z": "2", "5": "S", "S": "5"}
 """One OCR misread per confusable character (the benches search with such misreads)."""
@@ -180,7 +186,9 @@ def _rows(month: Month, chunk: dict[str, np.ndarray], rng: np.random.Generator, 
 def _load_sqlite(url: str, month: Month, stream: Iterator[dict[str, np.ndarray]], seed: int, progress: bool) -> None:
     path = url.removeprefix("sqlite:///")
     db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA synchronous = OFF")
+    db.execute("PRAGMA journal_mode = OFF")  # a bulk load into a scratch file: no journal,
+    db.execute("PRAGMA synchronous = OFF")   # WAL again at the end for the benches
+    db.execute("PRAGMA locking_mode = EXCLUSIVE")
     db.execute("PRAGMA cache_size = -1000000")
     for name in SECONDARY_INDEXES:
         db.execute(f"DROP INDEX IF EXISTS {name}")
@@ -199,14 +207,15 @@ def _load_sqlite(url: str, month: Month, stream: Iterator[dict[str, np.ndarray]]
     _fill_identities_sqlite(db, month)
     db.execute("ANALYZE")
     month.extra["index_s"] = time.perf_counter() - indexed
+    db.execute("PRAGMA locking_mode = NORMAL")
+    db.execute("PRAGMA journal_mode = WAL")
     db.close()
 
 
 def _fill_identities_sqlite(db: sqlite3.Connection, month: Month) -> None:
     db.execute("BEGIN")
     db.execute("DELETE FROM identities")
-    db.execute("INSERT INTO identities (kind, identity, first_ts, last_ts, sightings) "
-               "SELECT kind, identity, min(ts), max(ts), count(*) FROM sightings GROUP BY kind, identity")
+    db.execute(IDENTITIES_FROM_SIGHTINGS)
     db.execute("COMMIT")
 
 
@@ -237,8 +246,7 @@ def _load_postgres(url: str, month: Month, stream: Iterator[dict[str, np.ndarray
         for name, target in SECONDARY_INDEXES.items():
             db.execute(f"CREATE INDEX {name} ON {target}")
         db.execute("DELETE FROM identities")
-        db.execute("INSERT INTO identities (kind, identity, first_ts, last_ts, sightings) "
-                   "SELECT kind, identity, min(ts), max(ts), count(*) FROM sightings GROUP BY kind, identity")
+        db.execute(IDENTITIES_FROM_SIGHTINGS)
         db.execute("VACUUM ANALYZE sightings")
         db.execute("ANALYZE identities")
         month.extra["index_s"] = time.perf_counter() - indexed
