@@ -105,6 +105,7 @@ def make_bus(bus_spec: BusSpec) -> Iterator[Callable[[], Bus]]:
 # (tests/setup/ensure_browser.sh), always headless at 1920x1080 (the wall screen's size).
 
 
+@pytest.hookimpl(optionalhook=True)  # the hook exists only with dash[testing] installed
 def pytest_setup_options():  # dash.testing hook: the Chrome options of dash_duo
     from selenium.webdriver.chrome.options import Options
 
