@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, or_, select
 
 from analytics import tables as t
 from analytics.alerts import CoTravelRules, SharedSighting, co_travel_groups
@@ -284,13 +284,16 @@ class SightingQueries:
         rules = rules or CoTravelRules()
         own = self._sightings([identity], kind, window, 5000)
         s = t.sightings
-        others: list[Sighting] = []
+        others: dict[str, Sighting] = {}
         with self.store.engine.connect() as conn:
-            for mine in own:
-                query = select(s).where(s.c.camera_id == mine.camera_id,
-                                        s.c.ts.between(mine.ts - rules.within, mine.ts + rules.within))
-                others += [_sighting(r) for r in conn.execute(query)]
-        groups = co_travel_groups(own, others, rules)
+            for start in range(0, len(own), 50):  # 50 index ranges per statement (OR of ranges)
+                ranges = [and_(s.c.camera_id == mine.camera_id,
+                               s.c.ts.between(mine.ts - rules.within, mine.ts + rules.within))
+                          for mine in own[start:start + 50]]
+                for r in conn.execute(select(s).where(or_(*ranges))):
+                    if r.id not in others:
+                        others[r.id] = _sighting(r)
+        groups = co_travel_groups(own, list(others.values()), rules)
         found = [Companion(k, i, len(shared), shared) for (k, i), shared in groups.items()]
         return sorted(found, key=lambda c: (-c.cameras, c.identity))
 
