@@ -177,3 +177,49 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and value != value:  # NaN is not JSON
         return None
     return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m analytics.search --plate 黑A12345` (what `cityops search` wraps)."""
+    import argparse
+
+    from streams.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m analytics.search",
+                                     description="Search sightings; one JSON object per line.")
+    parser.add_argument("--home")
+    parser.add_argument("--db")
+    for name in ("plate", "pattern", "fuzzy", "face", "companions", "trajectories", "alerts",
+                 "identity", "since", "until"):
+        parser.add_argument(f"--{name}")
+    parser.add_argument("--camera", action="append", help="a camera id (repeat for several)")
+    parser.add_argument("--area", help="polygon as 'lon,lat;lon,lat;...'")
+    parser.add_argument("--photo-encoding", help="a file of 128 numbers (JSON list) from video.faces")
+    parser.add_argument("--kind", default="plate")
+    parser.add_argument("--max-cost", type=float, default=1.0)
+    parser.add_argument("--min-cameras", type=int, default=DEFAULT_COTRAVEL_CAMERAS)
+    parser.add_argument("--within-s", type=float, default=DEFAULT_COTRAVEL_WITHIN.total_seconds())
+    parser.add_argument("--limit", type=int, default=1000)
+    args = parser.parse_args(argv)
+    try:
+        area = None
+        if args.area:
+            area = [(float(x), float(y)) for x, y in (pair.split(",") for pair in args.area.split(";"))]
+        photo = None
+        if args.photo_encoding:
+            from pathlib import Path
+
+            photo = [float(x) for x in json.loads(Path(args.photo_encoding).read_text())]
+    except (ValueError, OSError) as exc:
+        print(f"cityops search: {exc}", file=sys.stderr)
+        return 2
+    request = SearchRequest(
+        plate=args.plate, pattern=args.pattern, fuzzy=args.fuzzy, face=args.face, photo=photo,
+        camera=args.camera, area=area, companions=args.companions, trajectories=args.trajectories,
+        alerts=args.alerts, kind=args.kind, identity=args.identity, since=args.since, until=args.until,
+        max_cost=args.max_cost, min_cameras=args.min_cameras, within_s=args.within_s, limit=args.limit)
+    return run_search(load_settings(home=args.home, db_url=args.db), request)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
