@@ -172,33 +172,40 @@ class TrajectoryBuilder:
                 since = min(p.ts for p in new) - self.rules.gap
                 if state.covered_from is None or since < state.covered_from:
                     loads[key] = since
-        with self.store.transaction() as conn:
-            if loads:
-                self._load(conn, loads)
-            written: list[dict[str, Any]] = []
-            gone: list[str] = []
-            counts: list[dict[str, Any]] = []
-            for key, new in fresh.items():
-                state = self._states[key]
-                # a sighting already in a trip read back from the store is a replay too
-                kept = [p for p in new if p.sighting_id not in state.points]
-                self.stats.replayed += len(new) - len(kept)
-                new = kept
-                if not new:
-                    continue
-                counts.append({"kind": key[0], "identity": key[1], "first_ts": min(p.ts for p in new),
-                               "last_ts": max(p.ts for p in new), "sightings": len(new)})
-                for p in new:
-                    state.points[p.sighting_id] = p
-                w, g = self._rebuild(key, state)
-                written += w
-                gone += g
-            if gone:
-                conn.execute(delete(t.trajectories).where(t.trajectories.c.id.in_(gone)))
-            if written:
-                self._write(conn, written)
-            if counts:
-                self._count_identities(conn, counts)
+        try:
+            with self.store.transaction() as conn:
+                if loads:
+                    self._load(conn, loads)
+                written: list[dict[str, Any]] = []
+                gone: list[str] = []
+                counts: list[dict[str, Any]] = []
+                for key, new in fresh.items():
+                    state = self._states[key]
+                    # a sighting already in a trip read back from the store is a replay too
+                    kept = [p for p in new if p.sighting_id not in state.points]
+                    self.stats.replayed += len(new) - len(kept)
+                    new = kept
+                    if not new:
+                        continue
+                    counts.append({"kind": key[0], "identity": key[1], "first_ts": min(p.ts for p in new),
+                                   "last_ts": max(p.ts for p in new), "sightings": len(new)})
+                    for p in new:
+                        state.points[p.sighting_id] = p
+                    w, g = self._rebuild(key, state)
+                    written += w
+                    gone += g
+                if gone:
+                    conn.execute(delete(t.trajectories).where(t.trajectories.c.id.in_(gone)))
+                if written:
+                    self._write(conn, written)
+                if counts:
+                    self._count_identities(conn, counts)
+        except BaseException:
+            # memory ran ahead of the failed transaction: forget these identities, so the retry
+            # reads their trips back from the store instead of taking its sightings for replays
+            for key in fresh:
+                self._states.pop(key, None)
+            raise
         self.stats.trips_written += len(written)
         self.stats.trips_merged += len(gone)
         newest = max((s.ts for s in sightings), default=None)

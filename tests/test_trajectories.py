@@ -247,3 +247,22 @@ def test_the_knobs_come_from_the_environment_and_bad_values_are_refused() -> Non
     assert TrajectorySettings.from_env({}) == TrajectorySettings()
     with pytest.raises(ValueError, match="CITYOPS_MAX_KMH must be a number"):
         TrajectorySettings.from_env({"CITYOPS_MAX_KMH": "fast"})
+
+
+def test_a_batch_whose_transaction_fails_is_built_in_full_on_retry(store: Store) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    builder = TrajectoryBuilder(store, GRAPH)
+    builder.add([seen("PF-C002", 0)])
+    real = builder._count_identities
+
+    def locked(*_args: object) -> None:  # the database refuses the write mid-transaction
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    builder._count_identities = locked  # type: ignore[method-assign]
+    batch = [seen("PF-C003", 60), seen("PF-C004", 120)]
+    with pytest.raises(OperationalError):
+        builder.add(batch)
+    builder._count_identities = real  # type: ignore[method-assign]
+    builder.add(batch)  # the consumer loop retries the uncommitted batch
+    assert trips(store) == [["PF-C002", "PF-C003", "PF-C004"]]
