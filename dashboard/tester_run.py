@@ -132,13 +132,36 @@ def annotate(image: np.ndarray, boxes: list[Box]) -> str:
         color = (72, 219, 251) if box.kind == "plate" else (255, 159, 67)
         draw.rectangle((x1, y1, x2, y2), outline=color, width=3)
         if box.label:
-            draw.rectangle((x1, max(0, y1 - 24), x1 + 12 + 18 * len(box.label), y1), fill=color)
-            draw.text((x1 + 4, max(0, y1 - 24)), box.label, fill=(0, 0, 0), font=font)
+            width_px = int(draw.textlength(box.label, font=font)) + 8
+            lx = max(0, min(x1, picture.width - width_px))  # keep the label inside the frame
+            ly = y1 - 24 if y1 >= 24 else y2
+            draw.rectangle((lx, ly, lx + width_px, ly + 24), fill=color)
+            draw.text((lx + 4, ly), box.label, fill=(0, 0, 0), font=font)
     out = cv2.cvtColor(np.asarray(picture), cv2.COLOR_RGB2BGR)
     ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 72])
     if not ok:
         raise ValueError("cannot encode the annotated frame")
     return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode()
+
+
+NAME_WINDOW_S = 15.0
+"""A face box takes the name of a face sighting this close in time whose best view overlaps it."""
+
+
+def named(boxes: list[Box], ts: datetime, sightings: list[Sighting]) -> list[Box]:
+    """Label unlabelled face boxes with who they turned out to be (known once a pass ends)."""
+    from video.tracking import iou
+
+    faces = [s for s in sightings if s.kind.value == "face"
+             and abs((s.ts - ts).total_seconds()) <= NAME_WINDOW_S]
+    out = []
+    for box in boxes:
+        if box.kind == "face" and not box.label and faces:
+            best = max(faces, key=lambda s: iou(s.bbox, box.bbox))
+            if iou(best.bbox, box.bbox) > 0.05:
+                box = replace(box, label=best.identity)
+        out.append(box)
+    return out
 
 
 @dataclass
@@ -204,19 +227,27 @@ class ReplayRun:
                           timestamps=Timestamps.MEDIA, media_start=start)
         sightings: list[Sighting] = []
         drawn = 0
+        hit: tuple[datetime, np.ndarray, list[Box]] | None = None  # the latest frame with boxes
         try:
             for frame in capture.frames(self.stop, every_s=1.0 / self.analysed_fps):
                 recorder.boxes = []
-                sightings += pipeline.process(frame)
-                names = {s.bbox: s.identity for s in sightings}
-                boxes = [replace(b, label=b.label or names.get(b.bbox, "")) for b in recorder.boxes]
+                found = pipeline.process(frame)
+                sightings += found
+                boxes = named(recorder.boxes, frame.ts, sightings)
                 picture = annotate(frame.image, boxes)
                 drawn += len(boxes)
-                changes: dict[str, Any] = {"hit_jpeg": picture} if boxes else {}
+                changes: dict[str, Any] = {}
+                if boxes:
+                    hit = (frame.ts, frame.image, list(recorder.boxes))
+                    changes["hit_jpeg"] = picture
+                elif found and hit is not None:  # a pass just ended: its name goes on the kept frame
+                    changes["hit_jpeg"] = annotate(hit[1], named(hit[2], hit[0], sightings))
                 self._update(frames_read=capture.frames_read, frames_total=capture.frame_count,
                              frame_jpeg=picture, sightings=list(sightings), boxes=drawn,
                              score=self._score(sightings, frame.ts), **changes)
             sightings += pipeline.finish()
+            if hit is not None:
+                self._update(hit_jpeg=annotate(hit[1], named(hit[2], hit[0], sightings)))
         finally:
             if faces is not None:
                 faces.close()

@@ -26,7 +26,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 
 if not (Path("/usr/bin/chromium").is_file() and Path("/usr/bin/chromedriver").is_file()):
     pytest.skip("Chromium missing: run bash tests/setup/ensure_browser.sh", allow_module_level=True)
-pytest.importorskip("dash.testing", reason="pip install 'dash[testing]'")
+pytest.importorskip("selenium", reason="pip install 'dash[testing]'")
 
 
 @pytest.fixture(scope="module")
