@@ -366,18 +366,23 @@ class TrajectoryHandler:
         self.guard = guard
         self.detectors = list(detectors)
         self.alerts_raised = 0
+        self._unsent: list[Alert] = []
 
     def __call__(self, batch: list[tuple[Topic, Record]]) -> None:
         sightings = [r for _topic, r in batch if isinstance(r, Sighting)]
         good, bad = self.guard.split(sightings)
         for rejection in bad:
             self.bus.publish(rejection.letter(GROUP), Topic.DEAD_LETTER)
-        alerts = [a for detector in self.detectors for a in detector.check(good)]
-        for alert in alerts:
+        fresh = [a for detector in self.detectors for a in detector.check(good)]
+        self.alerts_raised += len(fresh)
+        # the detectors now count these sightings as seen: if the bus fails below, the retried
+        # batch raises nothing new, so the alerts wait here and go out with the next attempt
+        self._unsent += fresh
+        for alert in self._unsent:
             self.bus.publish(alert)
-        if bad or alerts:
+        if bad or self._unsent:
             self.bus.flush()
-        self.alerts_raised += len(alerts)
+        self._unsent = []
         self.builder.add(good)
 
 
@@ -389,15 +394,18 @@ class CoTravelHandler:
         self.guard = guard
         self.detector = detector
         self.alerts_raised = 0
+        self._unsent: list[Alert] = []
 
     def __call__(self, batch: list[tuple[Topic, Record]]) -> None:
         good, _bad = self.guard.split(r for _topic, r in batch if isinstance(r, Sighting))
-        alerts = self.detector.check(good)
-        for alert in alerts:
+        fresh = self.detector.check(good)
+        self.alerts_raised += len(fresh)
+        self._unsent += fresh  # kept until the bus has them (see TrajectoryHandler)
+        for alert in self._unsent:
             self.bus.publish(alert)
-        if alerts:
+        if self._unsent:
             self.bus.flush()
-        self.alerts_raised += len(alerts)
+        self._unsent = []
 
 
 @dataclass(frozen=True, slots=True)

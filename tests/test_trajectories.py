@@ -266,3 +266,34 @@ def test_a_batch_whose_transaction_fails_is_built_in_full_on_retry(store: Store)
     builder._count_identities = real  # type: ignore[method-assign]
     builder.add(batch)  # the consumer loop retries the uncommitted batch
     assert trips(store) == [["PF-C002", "PF-C003", "PF-C004"]]
+
+
+def test_alerts_raised_while_the_bus_is_down_go_out_on_the_retry(tmp_path: Path) -> None:
+    from analytics.trajectories import TrajectoryHandler
+    from streams.bus import BusUnavailable
+
+    class FlakyBus(LocalBus):
+        down = True
+
+        def flush(self, timeout_s: float = 30.0) -> None:
+            if self.down:
+                raise BusUnavailable("broker unreachable")
+            super().flush(timeout_s)
+
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    with FlakyBus(tmp_path / "bus") as bus:
+        from analytics.alerts import ClonedPlateDetector
+
+        guard = SightingGuard((c.id for c in DISTRICT.cameras), now=lambda: T0 + timedelta(hours=1))
+        handler = TrajectoryHandler(bus, TrajectoryBuilder(store, GRAPH), guard, [ClonedPlateDetector(GRAPH)])
+        batch = [(Topic.SIGHTINGS, s) for s in (seen("PF-C002", 0), seen("PF-C001", 5))]
+        with pytest.raises(BusUnavailable):
+            handler(batch)
+        bus.down = False
+        handler(batch)  # the loop's retry: the detector has seen these, the alert was kept
+        alerts = []
+        with bus.consumer("test", [Topic.ALERTS]) as reader:
+            while got := reader.poll(1.0):
+                alerts += got
+        assert len({decode(Topic.ALERTS, m.value).id for m in alerts}) == 1
+    store.close()
