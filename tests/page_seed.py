@@ -7,7 +7,8 @@ would read in production. The story analysts search for:
 - plate 黑A12345 passes PF-C001 -> PF-C005 -> PF-C009 -> PF-C014, 08:00-08:09 local time
   today, its snapshots on disk, one stored trajectory; 黑A1234S (an OCR look-alike) once;
 - 黑B77777 rides 3 s behind it at all four cameras (co-travel);
-- 黑C88888 is seen at two far cameras 2 minutes apart (a cloned-plate alert with evidence).
+- 黑C88888 is seen at two far cameras 2 minutes apart (a cloned-plate alert with evidence);
+- the watch-listed person zhang_mou passes PF-C022 12 minutes ago (a watch-list alert).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ROUTE = ("PF-C001", "PF-C005", "PF-C009", "PF-C014")
 PLATE = "黑A12345"
 COMPANION = "黑B77777"
 CLONE = "黑C88888"
+WATCHED = "zhang_mou"
 T = ComplaintEventType
 
 
@@ -133,6 +135,8 @@ def seed(settings: Settings, *, complaints: int = 400, open_complaints: int = 12
     companion = [_sighting(district, cam, route_start + timedelta(minutes=3 * i, seconds=3), COMPANION, home)
                  for i, cam in enumerate(ROUTE)]
     lookalike = [_sighting(district, "PF-C020", route_start + timedelta(hours=2), "黑A1234S", home, confidence=0.7)]
+    watched = [_sighting(district, "PF-C022", now - timedelta(minutes=12), WATCHED, kind=SightingKind.FACE,
+                         confidence=0.88)]
     clone = [_sighting(district, "PF-C003", now - timedelta(minutes=40), CLONE, home),
              _sighting(district, "PF-C140", now - timedelta(minutes=38), CLONE, home)]
     cams = [c.id for c in district.cameras]
@@ -151,7 +155,7 @@ def seed(settings: Settings, *, complaints: int = 400, open_complaints: int = 12
                 for k in range(rng.randint(2, 4)) if start + timedelta(seconds=70 * k) <= now]
         if len(trip) >= 2:
             live.append(trip)
-    sightings = route + companion + lookalike + clone + background + [s for trip in live for s in trip]
+    sightings = route + companion + lookalike + watched + clone + background + [s for trip in live for s in trip]
     statuses = [CameraStatus(camera_id=c, ts=now, online=i % 37 != 5, fps_in=12.5 if i % 37 != 5 else 0.0,
                              error=None if i % 37 != 5 else "connection refused")
                 for i, c in enumerate(cams)]
@@ -165,7 +169,8 @@ def seed(settings: Settings, *, complaints: int = 400, open_complaints: int = 12
               title=f"疑似套牌 {CLONE}: PF-C003 与 PF-C140 两分钟内相距过远", identity=CLONE, camera_id="PF-C140",
               evidence=[s.id for s in clone]),
         Alert(ts=now - timedelta(minutes=12), kind=AlertKind.WATCHLIST, severity=Severity.CRITICAL,
-              title="布控人员 张某 出现在 PF-C022", identity="zhang_mou", camera_id="PF-C022"),
+              title="布控人员 张某 出现在 PF-C022", identity=WATCHED, camera_id="PF-C022",
+              evidence=[watched[0].id]),
         Alert(ts=now - timedelta(minutes=25), kind=AlertKind.CO_TRAVEL, severity=Severity.WARNING,
               title=f"{COMPANION} 与 {PLATE} 同行 4 个点位", identity=PLATE, camera_id=ROUTE[2],
               evidence=[s.id for s in route + companion]),

@@ -19,7 +19,7 @@ import pytest
 
 from streams.config import Settings, load_settings
 from streams.records import CameraStatus, ComplaintEvent, ComplaintEventType
-from tests.page_seed import CLONE, COMPANION, PLATE, ROUTE, Seeded, seed
+from tests.page_seed import CLONE, COMPANION, PLATE, ROUTE, WATCHED, Seeded, seed
 
 pytestmark = [pytest.mark.browser]
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -312,6 +312,8 @@ def test_analyst_form_builds_each_kind_of_request(app, seeded) -> None:
     assert [r["identity"] for r in rows] == [PLATE, COMPANION]
     assert [r["camera_id"] for r in reads.search(analyst.build_request("pattern", "黑A1234?", None, None, None, None))
             if r["identity"] == PLATE] == list(ROUTE)
+    assert [(r["camera_id"], r["kind"]) for r in reads.search(
+        analyst.build_request("face", WATCHED, None, None, None, None))] == [("PF-C022", "face")]
     photo = Path(__file__).parent / "data" / "faces" / "grace_hopper.jpg"
     uri = "data:image/jpeg;base64," + base64.b64encode(photo.read_bytes()).decode()
     request = analyst.build_request("photo", "", None, None, None, uri)
@@ -353,3 +355,18 @@ def test_media_serves_snapshots_and_nothing_else(app, seeded) -> None:
     (settings.home / "notes.txt").write_text("private", encoding="utf-8")
     for path in ("cityops.db", "notes.txt", "../../etc/passwd", "snapshots/../cityops.db", "%2e%2e/etc/hostname"):
         assert client.get(f"/media/{path}").status_code == 404, path
+
+
+def test_leader_figures_follow_the_chosen_period(app, seeded) -> None:
+    leader = _page_module("leader")
+    settings, story = seeded
+    today = datetime.now(UTC).astimezone(ZONE).date()
+    month = leader.refresh(str(today - timedelta(days=29)), str(today), "zh")
+    three_days = leader.refresh(str(today - timedelta(days=3)), str(today), "en")  # >= the last 72 h
+    created_month = int(month[0].replace(",", ""))
+    created_3 = int(three_days[0].replace(",", ""))
+    # the open complaints are all from the last 72 h; the closed ones spread over 30 days
+    assert story.open_complaints <= created_3 < created_month <= story.complaints
+    heat = three_days[5]
+    assert sum(heat["counts"].values()) == created_3 and heat["max"] == max(heat["counts"].values())
+    assert "cameras online now" in three_days[-1]
