@@ -213,6 +213,15 @@ def test_leader_page_loads_with_its_figures(dash_duo, app, seeded, shots) -> Non
     dash_duo.wait_for_contains_text("#ld-cams-summary", "152", timeout=10)
     time.sleep(0.8)
     _screenshot(dash_duo, shots, "leader")
+    # the printable page: white paper, no navigation or buttons
+    dash_duo.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert dash_duo.driver.execute_script(
+        "return getComputedStyle(document.getElementById('topbar')).display") == "none"
+    assert dash_duo.driver.execute_script(
+        "return getComputedStyle(document.getElementById('ld-print')).display") == "none"
+    assert dash_duo.driver.execute_script("return getComputedStyle(document.body).backgroundColor") in (
+        "rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
+    dash_duo.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     errors = _console_errors(dash_duo)
     assert errors == [], [e["message"] for e in errors]
 
