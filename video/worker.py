@@ -385,6 +385,7 @@ class _Pool:
         self.bus = bus
         self.spare: _Process | None = None
         self._spawned = 0
+        self._next_spare = 0.0
 
     def _spawn(self) -> _Process:
         ours, theirs = self.ctx.Pipe()
@@ -395,8 +396,14 @@ class _Pool:
         theirs.close()
         return _Process(process, ours)
 
-    def ensure_spare(self) -> None:
-        if self.spare is None or not self.spare.process.is_alive():
+    def ensure_spare(self, now: float) -> None:
+        if self.spare is not None and self.spare.process.is_alive():
+            return
+        if self.spare is not None:  # it died while waiting: do not respawn in a tight loop
+            log.error("standby worker process died (exit code %s)", self.spare.process.exitcode)
+            self.spare = None
+            self._next_spare = now + 5.0
+        if now >= self._next_spare:
             self.spare = self._spawn()
 
     def start(self, child: _Child, now: float) -> None:
@@ -469,7 +476,7 @@ def supervise(settings: Settings, jobs: list[CameraJob], processes: int, options
                 now = time.monotonic()
                 for child in children:
                     pool.tend(child, now)
-                pool.ensure_spare()
+                pool.ensure_spare(now)
                 stop.wait(0.25)
         finally:
             pool.stop(children)
