@@ -88,8 +88,10 @@ def pipeline_run(clips: list[tuple[Path, ClipTruth | None]], seconds: float, nai
             for video, truth in clips:
                 camera = truth.camera_id if truth else video.stem
                 fps_source = truth.fps if truth else 25.0
-                options = PipelineOptions(analysed_fps=fps_source if naive else analysed_fps, gate=not naive,
-                                          snapshots=False)
+                if naive:  # both detectors on every whole frame
+                    options = PipelineOptions(analysed_fps=fps_source, gate=False, face_fps=0.0, snapshots=False)
+                else:
+                    options = PipelineOptions(analysed_fps=analysed_fps, snapshots=False)
                 pipeline = CameraPipeline(camera, plates=plates, faces=faces, options=options)
                 found: list[Sighting] = []
                 started = time.perf_counter()
