@@ -21,7 +21,8 @@ from streams.config import Settings, load_settings
 from streams.records import CameraStatus, ComplaintEvent, ComplaintEventType
 from tests.page_seed import CLONE, COMPANION, PLATE, ROUTE, WATCHED, Seeded, seed
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.browser,
+              pytest.mark.filterwarnings("ignore:HTTPResponse.getheader:DeprecationWarning")]
 ZONE = ZoneInfo("Asia/Shanghai")
 
 if not (Path("/usr/bin/chromium").is_file() and Path("/usr/bin/chromedriver").is_file()):
