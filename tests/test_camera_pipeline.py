@@ -166,3 +166,35 @@ def test_each_car_gives_one_plate_sighting_with_its_exact_text(tmp_path: Path) -
     for s in sightings:
         assert s.snapshot and (tmp_path / s.snapshot).is_file()
         assert s.plate_color
+
+
+def test_scoring_counts_one_sighting_per_pass_and_maps_unknown_people_one_to_one() -> None:
+    from video.scoring import ClipTruth, TruePass, map_face_identities, score_clip
+
+    t0 = datetime(2026, 5, 12, 8, tzinfo=UTC)
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
+    truth = ClipTruth("a.mp4", "PF-C001", t0, 20.0, 800, (
+        TruePass("plate", "黑A12345", "v1", at(2), at(6)),
+        TruePass("plate", "京N8G520", "v2", at(10), at(14)),
+        TruePass("face", "grace_hopper", "grace_hopper", at(3), at(9)),
+        TruePass("face", "t1_person_1", "t1_person_1", at(20), at(27)),
+    ))
+
+    def sighting(kind: str, identity: str, seconds: float) -> Sighting:
+        return Sighting(camera_id="PF-C001", ts=at(seconds), kind=SightingKind(kind), identity=identity,
+                        confidence=0.9, bbox=(0, 0, 10, 10))
+
+    found = [
+        sighting("plate", "黑A12345", 4), sighting("plate", "黑A12345", 5),  # a duplicate: wrong
+        sighting("plate", "京N8G520", 12),  # exact text: right
+        sighting("face", "unknown:aa", 6), sighting("face", "unknown:aa", 24),  # one id, two people
+    ]
+    face_map = map_face_identities([(truth, found)], timedelta(0), 1.5)
+    assert list(face_map.values()).count("grace_hopper") + list(face_map.values()).count("t1_person_1") == 1
+    score = score_clip(truth, found, timedelta(0), 1.5, face_map)
+    assert (score.plates.true_positives, score.plates.sightings, score.plates.truth) == (2, 3, 2)
+    assert (score.faces.true_positives, score.faces.sightings, score.faces.truth) == (1, 2, 2)
+    assert score.plates.precision == pytest.approx(2 / 3) and score.faces.recall == 0.5

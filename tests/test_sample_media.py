@@ -150,3 +150,27 @@ def test_the_committed_generator_made_the_media_in_the_repo_if_any() -> None:
         assert truth["frames"] / truth["fps"] >= 30 and truth["frames"] / truth["fps"] == CLIP_S
     [clone] = index["cloned_plates"]
     assert clone["conflict"]["implied_kmh"] > 150
+
+
+def test_replay_scores_a_clip_against_its_truth(short_clip: Path, tmp_path: Path) -> None:
+    """`cityops replay X.mp4 --score` end to end (faces; plates are scored the same way)."""
+    import io
+
+    from streams.config import Settings
+    from streams.localbus import LocalBus
+    from tests.video_helpers import sightings_of
+    from video.replay import run_replay
+
+    settings = Settings(home=tmp_path / "home")
+    report = tmp_path / "report.json"
+    out = io.StringIO()
+    code = run_replay([short_clip / "PF-C002.mp4"], settings, score=True, report=report, plates=False, out=out)
+    assert code == 0
+    document = json.loads(report.read_text(encoding="utf-8"))
+    faces = document["score"]["overall"]["faces"]
+    assert faces["truth"] >= 1 and faces["recall"] == 1.0 and faces["precision"] == 1.0
+    assert "overall" in out.getvalue() and "PF-C002.mp4" in out.getvalue()
+    with LocalBus(settings.home / "bus") as bus:
+        published = sightings_of(bus)
+    assert len(published) == faces["sightings"] and all(s.camera_id == "PF-C002" for s in published)
+    assert run_replay([tmp_path / "missing.mp4"], settings, out=out) == 2

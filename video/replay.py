@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from streams.config import Settings, load_settings
 from streams.records import Sighting
@@ -185,7 +185,7 @@ def run_replay(
     jobs: int | None = None,
     plates: bool = True,
     faces: bool = True,
-    out: object = None,
+    out: TextIO | None = None,
 ) -> int:
     """Replay `videos`; with `score`, print and write the precision/recall report.
 
