@@ -5,7 +5,7 @@
 # Usage: bash models/plates/train_reader.sh [EPOCHS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-EPOCHS="${1:-12}"
+EPOCHS="${1:-5}"
 export KERAS_BACKEND=tensorflow TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 DATA=.cache/plates/reader
 [ -f "$DATA/train.csv" ] || .venv/bin/python models/plates/make_reader_data.py --out "$DATA" --train 24000 --val 2000
@@ -13,7 +13,7 @@ DATA=.cache/plates/reader
   --model-config-file models/plates/reader_model_config.yaml \
   --plate-config-file models/plates/reader_plate_config.yaml \
   --annotations "$DATA/train.csv" --val-annotations "$DATA/val.csv" \
-  --epochs "$EPOCHS" --batch-size 64 --workers 1 --early-stopping-patience 20 \
+  --epochs "$EPOCHS" --lr 0.002 --batch-size 64 --workers 1 --early-stopping-patience 20 \
   --output-dir .cache/plates/reader_model --seed 0
 RUN=$(ls -td .cache/plates/reader_model/*/ | head -1)
 mkdir -p .cache/plates/reader_export

@@ -212,13 +212,13 @@ class PlateRecognizer:
         detection on later calls (known bug), so the rec-only one is never used for det."""
         from rapidocr import RapidOCR
 
-        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+        quiet = {"Global.log_level": "error"}
         if rec_only:
             if self._ppocr_rec is None:
-                self._ppocr_rec = RapidOCR()
+                self._ppocr_rec = RapidOCR(params=quiet)
             return self._ppocr_rec
         if self._ppocr_det is None:
-            self._ppocr_det = RapidOCR()
+            self._ppocr_det = RapidOCR(params=quiet)
         return self._ppocr_det
 
     def _ppocr_read(self, crop: np.ndarray) -> PPRead | None:
@@ -242,8 +242,13 @@ class PlateRecognizer:
         return (_clean(reads[0][0]), reads[0][1]) if reads else None
 
     def _ppocr_pass(self, image: np.ndarray) -> list[Detection]:
-        """PP-OCR finds text lines; plate-shaped ones are read by our reader and kept as
-        text only where both readers agree."""
+        """PP-OCR finds text lines; plate-shaped ones become plate candidates.
+
+        A line that does not start with a province is widened to where the rest of the
+        plate would be (left for the province glyph, up for the top row of a double-row
+        plate) and read again on that crop; our reader reads the same crop, and `_decide`
+        keeps a string only as described there.
+        """
         result = self._ppocr(rec_only=False)(image, use_cls=False)
         if result.boxes is None or result.txts is None:
             return []
@@ -260,12 +265,26 @@ class PlateRecognizer:
                 continue
             if not any(c.isdigit() for c in clean):
                 continue
-            if clean[0] in LETTERS:  # the province glyph was not in PP-OCR's line: widen left
-                x1 -= w / max(len(clean), 1) * 1.3
-            box = (int(max(0, x1 - 0.03 * w)), int(max(0, y1 - 0.05 * h)),
-                   int(min(w_img, x2 + 0.03 * w)), int(min(h_img, y2 + 0.05 * h)))
+            pp: PPRead = (clean, float(pp_score))
+
+            def clip(bx1: float, by1: float, bx2: float, by2: float, w=w, h=h) -> BBox:
+                return (int(max(0, bx1 - 0.03 * w)), int(max(0, by1 - 0.05 * h)),
+                        int(min(w_img, bx2 + 0.03 * w)), int(min(h_img, by2 + 0.05 * h)))
+
+            box = clip(x1, y1, x2, y2)
+            if clean[0] in LETTERS or clean[0].isdigit():  # no province in PP-OCR's line
+                char_w = w / max(len(clean), 1)
+                candidates = [clip(x1 - char_w * 1.3, y1, x2, y2)]  # province left of the line
+                if len(clean) == 5:  # or the bottom row of a double-row plate
+                    candidates.insert(0, clip(x1, y1 - h * 0.9, x2, y2))
+                box = candidates[-1]
+                for cand in candidates:
+                    again = self._ppocr_read(image[cand[1] : cand[3], cand[0] : cand[2]])
+                    if again and normalize_plate(again[0]):
+                        pp, box = again, cand
+                        break
             found.append((box, 0.5))
-            pp_reads.append((clean, float(pp_score)))
+            pp_reads.append(pp)
         if not found:
             return []
         return self._read_boxes(image, found, second_opinion=False, pp_reads=pp_reads)
