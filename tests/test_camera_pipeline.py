@@ -39,6 +39,16 @@ def test_consensus_votes_per_character_and_repairs_a_plate_nobody_read_whole() -
     assert plate_consensus(majority)[0] == "苏E12G45"
 
 
+def test_plates_one_edit_apart_are_one_pass_but_other_plates_are_not() -> None:
+    from video.camera_pipeline import plates_alike
+
+    assert plates_alike("京M81483", "京M81483C")  # read one character short while entering
+    assert plates_alike("冀K43L9F", "冀K43L9R")
+    assert not plates_alike("冀K43L9F", "冀K43L5X")
+    assert not plates_alike("京M81483", "沪M81483")  # another province: another car
+    assert not plates_alike("黑A12345", "黑A54321")
+
+
 def test_tracker_keeps_one_id_per_object_including_its_first_box() -> None:
     tracker = Tracker()
     ids_a, ids_b = [], []

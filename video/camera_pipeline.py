@@ -21,7 +21,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,6 +148,19 @@ def _distance(a: str, b: str) -> int:
     return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
 
 
+def plates_alike(a: str, b: str) -> bool:
+    """Equal, or one edit apart (a character misread, missing or extra): the same plate
+    read twice by one camera within seconds, not two cars."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1 or a[:1] != b[:1]:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
 def _read_confidence(det: Detection) -> float:
     if det.char_confidences:
         return float(min(1.0, max(0.0, float(np.mean(det.char_confidences)))))
@@ -257,9 +270,9 @@ class CameraPipeline:
         ids = self._plate_tracker.update([r.bbox for r in reads], [r.confidence for r in reads], ts)
         for read, track_id in zip(reads, ids, strict=True):
             found = self._by_track.get((SightingKind.PLATE, track_id))
-            if found is None:
-                found = next((p for p in self._open if p.kind is SightingKind.PLATE
-                              and any(r.text == read.text for r in p.reads)), None)
+            if found is None:  # a new track: a fragment of a pass whose plate is open?
+                found = next((p for p in self._open if p.kind is SightingKind.PLATE and not p.emitted
+                              and any(plates_alike(r.text, read.text) for r in p.reads)), None)
             if found is None:
                 found = self._new_pass(SightingKind.PLATE, frame.ts)
             found.track_ids.add(track_id)
@@ -303,6 +316,8 @@ class CameraPipeline:
         for p in self._open:
             ended = final or (now is not None and (now - p.last_seen).total_seconds() > self.options.pass_gap_s)
             too_long = now is not None and (now - p.first_seen).total_seconds() > self.options.max_pass_s
+            if ended and not p.emitted and not final and self._fold_into_open(p):
+                continue
             if not p.emitted and (ended or too_long):
                 sighting = self._sighting(p)
                 p.emitted = True
@@ -316,13 +331,41 @@ class CameraPipeline:
         self._open = still_open
         return out
 
+    def _fold_into_open(self, ended: _Pass) -> bool:
+        """A plate pass ending while a pass of a nearly equal plate goes on is a fragment of
+        it (read one character short as it entered the view): its reads join that pass."""
+        if ended.kind is not SightingKind.PLATE or not ended.reads:
+            return False
+        text, _ = plate_consensus(ended.reads)
+        gap = timedelta(seconds=self.options.pass_gap_s)
+        for other in self._open:
+            if other is ended or other.kind is not SightingKind.PLATE or other.emitted or not other.reads:
+                continue
+            if ended.first_seen - gap <= other.last_seen and other.first_seen - gap <= ended.last_seen \
+                    and any(plates_alike(text, r.text) for r in other.reads):
+                other.reads.extend(ended.reads)
+                other.first_seen = min(other.first_seen, ended.first_seen)
+                for read_text, read in ended.best_by_text.items():
+                    mine = other.best_by_text.get(read_text)
+                    if mine is None or read.confidence > mine.confidence:
+                        other.best_by_text[read_text] = read
+                        if read_text in ended.crops:
+                            other.crops[read_text] = ended.crops[read_text]
+                if other.best_read is None or (ended.best_read and ended.best_read.confidence > other.best_read.confidence):
+                    other.best_read = ended.best_read
+                for track_id in ended.track_ids:
+                    self._by_track.pop((ended.kind, track_id), None)
+                return True
+        return False
+
     def _sighting(self, p: _Pass) -> Sighting | None:
         built = self._plate_sighting(p) if p.kind is SightingKind.PLATE else self._face_sighting(p)
         if built is None:
             self.stats.dropped += 1
             return None
         sighting, image, box = built
-        if self.journal.same_pass(p.kind.value, sighting.identity, p.first_seen, p.last_seen):
+        alike = plates_alike if p.kind is SightingKind.PLATE else None
+        if self.journal.same_pass(p.kind.value, sighting.identity, p.first_seen, p.last_seen, alike):
             self.stats.suppressed += 1
             log.info("camera %s: %s %s continues a pass already emitted", self.camera_id,
                      p.kind.value, sighting.identity)

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,10 +57,18 @@ class PassJournal:
             log.warning("pass journal %s unreadable (%s): starting empty", path, exc)
             self._entries = {}
 
-    def same_pass(self, kind: str, identity: str, first_seen: datetime, last_seen: datetime) -> bool:
-        """True when this pass continues one already emitted; then its end moves on."""
+    def same_pass(self, kind: str, identity: str, first_seen: datetime, last_seen: datetime,
+                  alike: Callable[[str, str], bool] | None = None) -> bool:
+        """True when this pass continues one already emitted; then its end moves on.
+
+        `alike` also matches identities that are not equal but close (a plate read one
+        character short while it entered the view, then whole)."""
+        window = timedelta(seconds=self.same_pass_s)
         entry = self._entries.get((kind, identity))
-        if entry is None or first_seen - entry.last_seen > timedelta(seconds=self.same_pass_s):
+        if entry is None and alike is not None:
+            entry = next((e for e in self._entries.values() if e.kind == kind and alike(e.identity, identity)
+                          and first_seen - e.last_seen <= window), None)
+        if entry is None or first_seen - entry.last_seen > window:
             return False
         if last_seen > entry.last_seen:
             entry.last_seen = last_seen
