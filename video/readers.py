@@ -8,6 +8,7 @@ them, and lets a deployment run plates only or faces only.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -39,12 +40,21 @@ class ReaderUnavailable(RuntimeError):
     """A detector cannot be loaded (models missing, broken install); says how to fix it."""
 
 
-def load_plate_reader(use_ppocr: bool = False) -> PlateReader:
-    """The plate recognizer with its committed models (sha256-checked by video.plates).
+PPOCR_ENV = "CITYOPS_PLATE_PPOCR"
 
-    PP-OCR's second opinion is off for video by default: it costs 0.3-1 s per call (a whole
-    text-detection pass on any region without a confident read), while a camera pass gives
-    the consensus many reads of the same plate anyway."""
+
+def ppocr_default() -> bool:
+    """Whether video uses PP-OCR's second opinion on unsure plate reads ($CITYOPS_PLATE_PPOCR,
+    1/0; default off). It rescues reads our reader is unsure of, at 0.3-1 s per call (a
+    text-detection pass on every region without a confident read)."""
+    return os.environ.get(PPOCR_ENV, "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_plate_reader(use_ppocr: bool | None = None) -> PlateReader:
+    """The plate recognizer with its committed models (sha256-checked by video.plates);
+    `use_ppocr=None` follows $CITYOPS_PLATE_PPOCR."""
+    if use_ppocr is None:
+        use_ppocr = ppocr_default()
     try:
         from video.plates.recognizer import PlateRecognizer
     except ImportError as exc:
