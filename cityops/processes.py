@@ -43,6 +43,11 @@ def run_analytics(settings: Settings, roles: tuple[str, ...] = ANALYTICS_ROLES) 
     process (`--role`) and scale each by adding processes (Kafka partitions).
     """
     stop = stop_on_signals()
+    import analytics.ingest  # noqa: F401 - imported here, before the threads (see _run_role)
+    import analytics.sighting_guard  # noqa: F401
+    import analytics.store  # noqa: F401
+    import streams.district  # noqa: F401
+
     targets = {
         "ingest": _run_ingest_role,
         "governance": _run_role("analytics.governance", "run_governance"),
@@ -76,12 +81,10 @@ def _guarded(role: str, target: Callable[[Settings, threading.Event], None], set
 
 
 def _run_role(module: str, function: str) -> Callable[[Settings, threading.Event], None]:
-    def run(settings: Settings, stop: threading.Event) -> None:
-        import importlib
+    """Import in the calling (main) thread: imports racing in threads can deadlock."""
+    import importlib
 
-        getattr(importlib.import_module(module), function)(settings, stop)
-
-    return run
+    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
 
 
 def _run_ingest_role(settings: Settings, stop: threading.Event) -> None:

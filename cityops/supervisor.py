@@ -150,7 +150,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
     if options.start_tansu:
         from streams.tansu import TansuBroker
 
-        broker = TansuBroker(log_path=settings.logs / "tansu.log")
+        broker = TansuBroker(log_file=settings.logs / "tansu.log")
         broker.start()
         bus_url = broker.url
         log.info("Tansu (Kafka protocol) broker at %s", bus_url)

@@ -161,6 +161,7 @@ class TansuBroker:
             stdout=output,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            start_new_session=True,  # Ctrl-C reaches the owner, which stops clients first
         )
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:

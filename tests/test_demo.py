@@ -61,14 +61,16 @@ def _complaints(home: Path) -> int:
 
 
 @pytest.mark.slow
-def test_demo_serves_the_wall_with_live_complaints_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bus", ["local", "tansu"])
+def test_demo_serves_the_wall_with_live_complaints_and_stops_cleanly(tmp_path: Path, bus: str) -> None:
+    """`--bus tansu` runs the same system over the Kafka protocol, broker started by the demo."""
     children: list[psutil.Process] = []
     home, port = tmp_path / "home", _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.monotonic()
     demo = subprocess.Popen(
         [sys.executable, "-m", "cityops.cli", "demo", "--home", str(home), "--port", str(port),
-         "--backfill-days", "1", "--cameras", "0"],
+         "--backfill-days", "1", "--cameras", "0", "--bus", bus],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
@@ -100,6 +102,7 @@ def test_demo_serves_the_wall_with_live_complaints_and_stops_cleanly(tmp_path: P
             raise
     assert demo.returncode == 0, output
     assert "CityOps: stopped." in output
+    assert "Traceback" not in "".join(f.read_text() for f in (home / "logs").glob("*.out"))
     leftovers = [child for child in children if child.is_running()
                  and child.status() != psutil.STATUS_ZOMBIE]
     assert leftovers == [], f"orphan processes: {[c.cmdline() for c in leftovers]}"
