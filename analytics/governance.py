@@ -13,7 +13,7 @@ Time: while the consumer is catching up on history (its newest event is more tha
 never declared overdue just because its `handled` event is still in the queue.
 
 On start the state is rebuilt from the store's events, once, complaint by complaint (a
-year of Pingfang, ~200k complaints, in well under a minute); the bus then resumes from
+year of Pingfang, ~200k complaints, in ~90 s on a busy 2-core machine); the bus resumes from
 the group's offsets and any event already folded is recognised by its id and skipped.
 """
 
