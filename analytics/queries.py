@@ -121,6 +121,7 @@ class SightingQueries:
         self.fuzzy_refresh_s = fuzzy_refresh_s
         self._plates: _PlateIndex | None = None
         self._plates_lock = threading.Lock()
+        self._plates_reloading = False
         self._face_days: dict[datetime, _FaceDay] = {}
         self._faces_lock = threading.Lock()
 
@@ -173,10 +174,24 @@ class SightingQueries:
         return sorted(ranked, key=lambda h: (h.match_cost, h.ts))
 
     def _plate_index(self) -> _PlateIndex:
+        """The first search loads the index; later a stale one is reloaded in the background
+        (11 s at 650k plates) while searches go on with the one held."""
         with self._plates_lock:
-            if self._plates is None or time.monotonic() - self._plates.loaded_at > self.fuzzy_refresh_s:
+            if self._plates is None:
                 self._plates = _PlateIndex.load(self.store)
+            elif (time.monotonic() - self._plates.loaded_at > self.fuzzy_refresh_s
+                  and not self._plates_reloading):
+                self._plates_reloading = True
+                threading.Thread(target=self._reload_plates, name="plate-index", daemon=True).start()
             return self._plates
+
+    def _reload_plates(self) -> None:
+        try:
+            fresh = _PlateIndex.load(self.store)
+            with self._plates_lock:
+                self._plates = fresh
+        finally:
+            self._plates_reloading = False
 
     # ------------------------------------------------------------ faces
 
