@@ -44,10 +44,10 @@ PPOCR_ENV = "CITYOPS_PLATE_PPOCR"
 
 
 def ppocr_default() -> bool:
-    """Whether video uses PP-OCR's second opinion on unsure plate reads ($CITYOPS_PLATE_PPOCR,
-    1/0; default off). It rescues reads our reader is unsure of, at 0.3-1 s per call (a
-    text-detection pass on every region without a confident read)."""
-    return os.environ.get(PPOCR_ENV, "0").strip().lower() in ("1", "true", "yes", "on")
+    """Whether video asks PP-OCR for a second opinion on unsure plate reads
+    ($CITYOPS_PLATE_PPOCR, 1/0; default on): our reader alone is not sure enough of the
+    province glyph yet (docs/ACCURACY.md); see `VideoPlateReader` for what it costs."""
+    return os.environ.get(PPOCR_ENV, "1").strip().lower() in ("1", "true", "yes", "on")
 
 
 def load_plate_reader(use_ppocr: bool | None = None) -> PlateReader:
@@ -60,9 +60,74 @@ def load_plate_reader(use_ppocr: bool | None = None) -> PlateReader:
     except ImportError as exc:
         raise ReaderUnavailable(f"the plate recognizer is not installed: {exc}") from exc
     try:
-        return PlateRecognizer.load(use_ppocr=use_ppocr)
+        recognizer = PlateRecognizer.load(use_ppocr=use_ppocr)
     except Exception as exc:  # missing weights, onnxruntime problems: say which
         raise ReaderUnavailable(f"the plate recognizer cannot load its models: {exc}") from exc
+    return VideoPlateReader(recognizer) if use_ppocr else recognizer
+
+
+class VideoPlateReader:
+    """The plate recognizer driven for video, where its PP-OCR backing costs too much.
+
+    `PlateRecognizer.read_frame` asks PP-OCR's text detector to search any image in which
+    our YOLO found no readable plate, and runs that detector again on every unsure crop:
+    about a second each on 720p. In video, YOLO already finds the plates (on the sample
+    media: in every analysed frame of every pass) and a pass offers many reads, so here the
+    second opinion is PP-OCR's recogniser alone on YOLO's crop (~0.1 s), only for plates
+    big enough to be worth it, and the recognizer's own rule (`_decide`) decides.
+    Falls back to the recognizer's public methods if its internals change.
+    """
+
+    MIN_SECOND_OPINION_PX = 90
+    """Plates narrower than this are read by our reader alone (wait for them to come closer)."""
+
+    def __init__(self, recognizer: object) -> None:
+        self.recognizer = recognizer
+        self._ok = all(hasattr(recognizer, name) for name in ("detector", "reader", "_decide", "_ppocr"))
+
+    def read_frame(self, image: np.ndarray) -> list[Detection]:
+        if not self._ok:
+            return self.recognizer.read_frame(image)  # type: ignore[attr-defined]
+        from video.plates.recognizer import DETECTOR_MIN_SCORE, pad_box
+
+        rec = self.recognizer
+        found = rec.detector.detect(image, min_score=DETECTOR_MIN_SCORE)  # type: ignore[attr-defined]
+        boxes, crops = [], []
+        for box, score in found:
+            x1, y1, x2, y2 = pad_box(box, image.shape)
+            crop = image[y1:y2, x1:x2]
+            if crop.size:
+                boxes.append((box, score))
+                crops.append(crop)
+        out = []
+        for (box, score), crop, (raw, probs) in zip(boxes, crops, rec.reader.read(crops) if crops else [],  # type: ignore[attr-defined]
+                                                     strict=True):
+            second = None
+            unsure = not probs or min(probs) < rec.min_char_confidence  # type: ignore[attr-defined]
+            if unsure and box[2] - box[0] >= self.MIN_SECOND_OPINION_PX:
+                second = self._second_opinion(crop)
+            out.append(rec._decide(image, box, score, raw, probs, second))  # type: ignore[attr-defined]
+        return out
+
+    def read_regions(self, image: np.ndarray, regions: Sequence[BBox]) -> list[Detection]:
+        out: list[Detection] = []
+        for rx1, ry1, rx2, ry2 in regions:
+            ox, oy = max(0, rx1), max(0, ry1)
+            sub = image[oy:ry2, ox:rx2]
+            if sub.size == 0:
+                continue
+            for det in self.read_frame(sub):
+                x1, y1, x2, y2 = det.bbox
+                det.bbox = (x1 + ox, y1 + oy, x2 + ox, y2 + oy)
+                out.append(det)
+        return out
+
+    def _second_opinion(self, crop: np.ndarray) -> tuple[str, float] | None:
+        from video.plates.recognizer import _clean
+
+        result = self.recognizer._ppocr(rec_only=True)(crop, use_det=False, use_cls=False)  # type: ignore[attr-defined]
+        reads = [(t, float(sc)) for t, sc in zip(result.txts or (), result.scores or (), strict=False) if t]
+        return (_clean(reads[0][0]), reads[0][1]) if reads else None
 
 
 class FaceReader:
