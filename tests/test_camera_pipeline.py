@@ -158,10 +158,9 @@ def _plates_or_skip():
         pytest.skip(f"plate models not available yet: {exc}")
 
 
-@pytest.mark.xfail(reason="issue 3 open: the committed plate reader is under-trained (11% exact on "
-                   "synthetic plates, docs/ACCURACY.md); this is the target the retrained model must meet",
-                   strict=False)
 def test_each_car_gives_one_plate_sighting_with_its_exact_text(tmp_path: Path) -> None:
+    """Two cars side by side with plates one character apart, then a third: three sightings,
+    exact texts (the reader with PP-OCR's second opinion, the video default)."""
     plates = _plates_or_skip()
     cars, vehicles = [], {}
     for i, (plate, kind, lane, start) in enumerate([("黑A12345", "blue", 0, 0.5), ("黑AD12345", "green", 1, 2.0),

@@ -269,10 +269,7 @@ class CameraPipeline:
                                    det.color))
         ids = self._plate_tracker.update([r.bbox for r in reads], [r.confidence for r in reads], ts)
         for read, track_id in zip(reads, ids, strict=True):
-            found = self._by_track.get((SightingKind.PLATE, track_id))
-            if found is None:  # a new track: a fragment of a pass whose plate is open?
-                found = next((p for p in self._open if p.kind is SightingKind.PLATE and not p.emitted
-                              and any(plates_alike(r.text, read.text) for r in p.reads)), None)
+            found = self._pass_for_read(read, track_id, frame.ts)
             if found is None:
                 found = self._new_pass(SightingKind.PLATE, frame.ts)
             found.track_ids.add(track_id)
@@ -286,6 +283,25 @@ class CameraPipeline:
                 found.best_by_text[read.text] = read
                 if self.options.snapshots and self.home is not None:
                     found.crops[read.text] = _vehicle_crop(frame.image, read.bbox)
+
+    def _pass_for_read(self, read: PlateRead, track_id: int, ts: datetime) -> _Pass | None:
+        """Which open pass a plate read belongs to. The text is the stronger clue: at 2
+        frames per second two cars side by side can swap track ids, never plate numbers.
+
+        1. an open pass that already read exactly this plate;
+        2. else the pass of its track, unless that pass reads a clearly different plate;
+        3. else a pass of a plate one edit away (read short as it entered the view), not
+           read in this same frame (two plates in one picture are two cars).
+        """
+        plates = [p for p in self._open if p.kind is SightingKind.PLATE and not p.emitted]
+        exact = next((p for p in plates if read.text in p.best_by_text), None)
+        if exact is not None:
+            return exact
+        tracked = self._by_track.get((SightingKind.PLATE, track_id))
+        if tracked is not None and not tracked.emitted and any(plates_alike(r.text, read.text) for r in tracked.reads):
+            return tracked
+        return next((p for p in plates if p.last_seen < ts and any(plates_alike(r.text, read.text) for r in p.reads)),
+                    None)
 
     # ------------------------------------------------------------ faces
 
@@ -333,7 +349,8 @@ class CameraPipeline:
 
     def _fold_into_open(self, ended: _Pass) -> bool:
         """A plate pass ending while a pass of a nearly equal plate goes on is a fragment of
-        it (read one character short as it entered the view): its reads join that pass."""
+        it (read one character short as it entered the view): its reads join that pass.
+        Never when both were read in the same frame: then they are two cars."""
         if ended.kind is not SightingKind.PLATE or not ended.reads:
             return False
         text, _ = plate_consensus(ended.reads)
@@ -341,7 +358,9 @@ class CameraPipeline:
         for other in self._open:
             if other is ended or other.kind is not SightingKind.PLATE or other.emitted or not other.reads:
                 continue
-            if ended.first_seen - gap <= other.last_seen and other.first_seen - gap <= ended.last_seen \
+            seen_together = not {r.ts for r in ended.reads}.isdisjoint(r.ts for r in other.reads)
+            if not seen_together and ended.first_seen - gap <= other.last_seen \
+                    and other.first_seen - gap <= ended.last_seen \
                     and any(plates_alike(text, r.text) for r in other.reads):
                 other.reads.extend(ended.reads)
                 other.first_seen = min(other.first_seen, ended.first_seen)

@@ -65,9 +65,9 @@ class PassJournal:
         character short while it entered the view, then whole)."""
         window = timedelta(seconds=self.same_pass_s)
         entry = self._entries.get((kind, identity))
-        if entry is None and alike is not None:
+        if entry is None and alike is not None:  # a near match must follow it, not overlap it
             entry = next((e for e in self._entries.values() if e.kind == kind and alike(e.identity, identity)
-                          and first_seen - e.last_seen <= window), None)
+                          and e.last_seen < first_seen <= e.last_seen + window), None)
         if entry is None or first_seen - entry.last_seen > window:
             return False
         if last_seen > entry.last_seen:
