@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-GENERATOR_VERSION = "sample-media-1"
+GENERATOR_VERSION = "sample-media-2"
 DEFAULT_OUT = Path(__file__).resolve().parent
 DEFAULT_SEED = 7
 FPS = 20

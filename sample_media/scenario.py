@@ -142,7 +142,7 @@ def _route(builder: _Builder, clips: list[Clip], vehicle: Vehicle, first_start: 
     scenario_t = clips[0].offset_s + first_start
     for i, clip in enumerate(clips):
         if i > 0:
-            scenario_t += leg_s[i - 1] + builder.jitter(1.5)
+            scenario_t += leg_s[i - 1] + builder.jitter(0.8)
         start = min(max(scenario_t - clip.offset_s, 1.5), clip.duration_s - PASS_S[1] - 1.0)
         scenario_t = clip.offset_s + start
         duration = float(builder.rng.uniform(*PASS_S))
@@ -197,13 +197,15 @@ def plan(seed: int, camera_positions: dict[str, tuple[float, float]], clip_s: fl
 
     pair_a, pair_b = b.vehicle(style="sedan"), b.vehicle(style="suv")
     genuine = b.vehicle(style="sedan")
-    _route(b, east_clips, pair_a, 6.0, east_legs)
+    # the through traffic starts >= 8 s apart (the planted pair aside), so that no other two
+    # cars are "together" at all four cameras by chance
+    _route(b, east_clips, pair_a, 4.0, east_legs)
     pair_start = [a.start for c in east_clips for a in c.appearances if a.object_id == pair_a.id]
     for clip, start in zip(east_clips, pair_start, strict=True):  # 2-3 s behind, every camera
         clip.appearances.append(Appearance("plate", pair_b.id, start + float(b.rng.uniform(2.0, 3.0)),
                                            float(b.rng.uniform(*PASS_S))))
     _route(b, east_clips, genuine, 24.0, east_legs)
-    for first in (14.0, 31.0):
+    for first in (15.0, 32.0):
         _route(b, east_clips, b.vehicle(), first, east_legs)
     for first in (19.0, 36.0):
         _route(b, east_clips[:2], b.vehicle(), first, east_legs[:1])

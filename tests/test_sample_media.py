@@ -76,6 +76,20 @@ def test_the_story_has_one_cloned_plate_and_a_co_travel_pair(story, district) ->
     a, b = pair["vehicles"]
     together = [c for c in pair["cameras"] if abs(where[(c, a)] - where[(c, b)]) <= 5.0]
     assert len(together) >= 3
+    # nobody else is "together" by chance: within 6 s at four cameras is the planted pair only
+    times: dict[str, dict[str, float]] = defaultdict(dict)
+    for clip in day.clips:
+        for appearance in clip.appearances:
+            if appearance.kind == "plate":
+                times[appearance.object_id][clip.camera_id] = clip.offset_s + appearance.start
+    together_by_chance = []
+    objects = sorted(times)
+    for i, x in enumerate(objects):
+        for y in objects[i + 1:]:
+            shared = [c for c in times[x] if c in times[y] and abs(times[x][c] - times[y][c]) <= 6.0]
+            if len(shared) >= 4 and {x, y} != {a, b}:
+                together_by_chance.append((x, y, shared))
+    assert together_by_chance == []
     plates = [v.plate for v in story.vehicles.values()]
     assert all(normalize_plate(p) == p for p in plates)
     assert len(set(plates)) == len(plates) - 1  # unique, except the clone
