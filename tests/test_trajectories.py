@@ -194,9 +194,6 @@ def sample_truth() -> dict:
             "cloned_plates": [{"plate": c["plate"]} for c in story.cloned_plates]}
 
 
-@pytest.mark.xfail(reason="issue 6 open: the regenerated sample story has a second pair of vehicles "
-                   "that share >= k cameras by chance; its truth lists only the planted pair",
-                   strict=False)
 def test_the_sample_story_every_trajectory_recovered_and_the_planted_alerts_raised(tmp_path: Path) -> None:
     truth = sample_truth()
     sightings = []
