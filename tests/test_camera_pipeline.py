@@ -45,7 +45,8 @@ def test_plates_one_edit_apart_are_one_pass_but_other_plates_are_not() -> None:
     assert plates_alike("京M81483", "京M81483C")  # read one character short while entering
     assert plates_alike("冀K43L9F", "冀K43L9R")
     assert not plates_alike("冀K43L9F", "冀K43L5X")
-    assert not plates_alike("京M81483", "沪M81483")  # another province: another car
+    assert not plates_alike("京M81483", "沪M81483")  # another province: another car...
+    assert plates_alike("辽Z4555V", "粤Z4555V", same_track=True)  # ...unless one box was followed
     assert not plates_alike("黑A12345", "黑A54321")
 
 

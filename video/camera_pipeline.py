@@ -148,12 +148,14 @@ def _distance(a: str, b: str) -> int:
     return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
 
 
-def plates_alike(a: str, b: str) -> bool:
+def plates_alike(a: str, b: str, same_track: bool = False) -> bool:
     """Equal, or one edit apart (a character misread, missing or extra): the same plate
-    read twice by one camera within seconds, not two cars."""
+    read twice by one camera within seconds, not two cars. Two different provinces are
+    two cars, unless the reads follow each other in one pass (`same_track`: the province
+    glyph is the reader's commonest misread)."""
     if a == b:
         return True
-    if abs(len(a) - len(b)) > 1 or a[:1] != b[:1]:
+    if abs(len(a) - len(b)) > 1 or (a[:1] != b[:1] and not same_track):
         return False
     if len(a) == len(b):
         return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
@@ -290,18 +292,20 @@ class CameraPipeline:
 
         1. an open pass that already read exactly this plate;
         2. else the pass of its track, unless that pass reads a clearly different plate;
-        3. else a pass of a plate one edit away (read short as it entered the view), not
-           read in this same frame (two plates in one picture are two cars).
+        3. else a pass of a plate one edit away (read short as it entered the view, or
+           its province misread), not read in this same frame (two plates in one picture
+           are two cars).
         """
         plates = [p for p in self._open if p.kind is SightingKind.PLATE and not p.emitted]
         exact = next((p for p in plates if read.text in p.best_by_text), None)
         if exact is not None:
             return exact
         tracked = self._by_track.get((SightingKind.PLATE, track_id))
-        if tracked is not None and not tracked.emitted and any(plates_alike(r.text, read.text) for r in tracked.reads):
+        if tracked is not None and not tracked.emitted and any(
+                plates_alike(r.text, read.text, same_track=True) for r in tracked.reads):
             return tracked
-        return next((p for p in plates if p.last_seen < ts and any(plates_alike(r.text, read.text) for r in p.reads)),
-                    None)
+        return next((p for p in plates if p.last_seen < ts
+                     and any(plates_alike(r.text, read.text, same_track=True) for r in p.reads)), None)
 
     # ------------------------------------------------------------ faces
 
@@ -361,7 +365,7 @@ class CameraPipeline:
             seen_together = not {r.ts for r in ended.reads}.isdisjoint(r.ts for r in other.reads)
             if not seen_together and ended.first_seen - gap <= other.last_seen \
                     and other.first_seen - gap <= ended.last_seen \
-                    and any(plates_alike(text, r.text) for r in other.reads):
+                    and any(plates_alike(text, r.text, same_track=True) for r in other.reads):
                 other.reads.extend(ended.reads)
                 other.first_seen = min(other.first_seen, ended.first_seen)
                 for read_text, read in ended.best_by_text.items():

@@ -78,8 +78,9 @@ class VideoPlateReader:
     Falls back to the recognizer's public methods if its internals change.
     """
 
-    MIN_SECOND_OPINION_PX = 90
+    MIN_SECOND_OPINION_PX = 80
     """Plates narrower than this are read by our reader alone (wait for them to come closer)."""
+    SURE_SECOND_OPINION = 0.9
 
     def __init__(self, recognizer: object) -> None:
         self.recognizer = recognizer
@@ -106,8 +107,29 @@ class VideoPlateReader:
             unsure = not probs or min(probs) < rec.min_char_confidence  # type: ignore[attr-defined]
             if unsure and box[2] - box[0] >= self.MIN_SECOND_OPINION_PX:
                 second = self._second_opinion(crop)
-            out.append(rec._decide(image, box, score, raw, probs, second))  # type: ignore[attr-defined]
+            det = rec._decide(image, box, score, raw, probs, second)  # type: ignore[attr-defined]
+            if det.text is None and second is not None:
+                det = self._province_from_second_opinion(det, raw, probs, second)
+            out.append(det)
         return out
+
+    def _province_from_second_opinion(self, det: Detection, raw: str, probs: list[float],
+                                      second: tuple[str, float]) -> Detection:
+        """Both readers agree on every character but the province glyph, ours is unsure of
+        it (its known weak point, docs/ACCURACY.md) and PP-OCR is sure: PP-OCR's province."""
+        from video.plates.grammar import normalize_plate
+
+        ours, theirs = normalize_plate(raw), normalize_plate(second[0])
+        rec = self.recognizer
+        if ours is None or theirs is None or len(ours) != len(theirs) or ours[1:] != theirs[1:]:
+            return det
+        chars = probs[: len(ours)]
+        if not chars or chars[0] >= rec.min_char_confidence or second[1] < self.SURE_SECOND_OPINION \
+                or min(chars[1:], default=0.0) < rec.agreed_char_confidence:  # type: ignore[attr-defined]
+            return det
+        det.text = theirs
+        det.char_confidences = [second[1], *chars[1:]]
+        return det
 
     def read_regions(self, image: np.ndarray, regions: Sequence[BBox]) -> list[Detection]:
         out: list[Detection] = []
