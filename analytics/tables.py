@@ -290,3 +290,37 @@ governance_days = Table(
     Column("rating_sum", Integer(), nullable=False),
     Column("ratings", Integer(), nullable=False),
 )
+
+# ------------------------------------------------------------ security (issue 9)
+# Who may log in to the dashboard (analytics/accounts.py) and what they looked at
+# (analytics/audit.py). The audit log is append-only: the code has no update or delete
+# path, and migration 0006 adds triggers that refuse UPDATE and DELETE in the database.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", _serial(), primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("disabled", Boolean(), nullable=False),
+    Column("session_version", Integer(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+"""`session_version` goes up with every password change or disable: older sessions end."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _serial(), primary_key=True, autoincrement=True),
+    Column("ts", UtcDateTime(), nullable=False),
+    Column("actor", String(64), nullable=False),  # user name, or cli:<os user>
+    Column("role", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),  # dashboard | api | cli
+    Column("action", String(48), nullable=False),  # search.plate, watchlist.enroll, ...
+    Column("query", Text(), nullable=False),  # the question asked, as JSON
+    Column("results", Integer(), nullable=True),  # how many results (None: refused or failed)
+    Column("outcome", String(16), nullable=False),  # ok | denied | error
+    Index(None, "ts"),
+    Index(None, "actor", "ts"),
+)
