@@ -16,6 +16,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from analytics.alerts import DEFAULT_COTRAVEL_CAMERAS, DEFAULT_COTRAVEL_WITHIN, CoTravelRules
+from analytics.audit import Actor, AuditLog, Channel
 from analytics.camera_graph import CameraGraph
 from analytics.queries import QueryError, SightingQueries, Window
 from analytics.store import Store
@@ -136,8 +137,29 @@ def execute(queries: SightingQueries, request: SearchRequest, zone: ZoneInfo) ->
     return rows
 
 
-def run_search(settings: Settings, request: SearchRequest, out: IO[str] | None = None) -> int:
-    """`cityops search`: one JSON object per line. 0 found, 1 nothing found, 2 bad request."""
+def audit_query(request: SearchRequest) -> dict[str, Any]:
+    """What the audit log keeps of a request: the fields that were set."""
+    return {f.name: getattr(request, f.name) for f in fields(request)
+            if getattr(request, f.name) != f.default}
+
+
+def cli_actor() -> Actor:
+    """Who runs a command: the operating-system user (the CLI has the store's own access)."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return Actor(f"cli:{name}", "cli")
+
+
+def run_search(settings: Settings, request: SearchRequest, out: IO[str] | None = None,
+               actor: Actor | None = None) -> int:
+    """`cityops search`: one JSON object per line. 0 found, 1 nothing found, 2 bad request.
+
+    Recorded in the audit log as the operating-system user unless `actor` says who.
+    """
     from streams.district import load_district
 
     out = out or sys.stdout
@@ -145,7 +167,10 @@ def run_search(settings: Settings, request: SearchRequest, out: IO[str] | None =
     with Store.open(settings.store_url) as store:
         queries = SightingQueries(store, CameraGraph.from_district(district))
         try:
-            rows = execute(queries, request, district.timezone)
+            question = request.question()
+            rows = list(AuditLog(store).audited(
+                actor or cli_actor(), Channel.CLI, f"search.{question}", audit_query(request),
+                lambda: execute(queries, request, district.timezone)))
         except QueryError as exc:
             print(f"cityops search: {exc}", file=sys.stderr)
             return 2

@@ -85,10 +85,12 @@ def demo(
                                                "on first start.")] = 30,
 ) -> None:
     """Run the whole district on one machine: simulator, analytics, dashboard (Ctrl-C stops)."""
+    from cityops.security import ensure_demo_users
     from cityops.supervisor import DemoOptions, run_demo
 
     settings = _settings(home, None if bus == "tansu" else bus, db, district)
     _logging(settings, "demo")
+    ensure_demo_users(settings)  # one account per role, generated passwords printed once
     raise typer.Exit(run_demo(settings, DemoOptions(
         host=host, port=port, cameras=cameras, speed=speed, backfill_days=backfill_days,
         start_tansu=(bus == "tansu"),
@@ -251,10 +253,13 @@ def enroll(
     home: HomeOpt = None,
 ) -> None:
     """Add a person to the face watch list."""
+    from cityops.security import audited_watchlist_change
     from video.faces.cli import run_enroll
 
     settings = _settings(home)
-    raise typer.Exit(run_enroll(name, photos, settings.home, added_by=added_by, reason=reason))
+    raise typer.Exit(audited_watchlist_change(
+        settings, "enroll", {"name": name, "photos": len(photos), "reason": reason, "by": added_by},
+        lambda: run_enroll(name, photos, settings.home, added_by=added_by, reason=reason)))
 
 
 @app.command()
@@ -282,6 +287,182 @@ def bench(
     if not script.exists():
         raise _fail(f"no benchmark {name!r}: see `cityops bench --help`")
     raise typer.Exit(subprocess.call([sys.executable, str(script), *(args or [])], cwd=REPO_ROOT))
+
+
+# ------------------------------------------------------------------ security (issue 9)
+
+users_app = typer.Typer(help="Dashboard accounts (roles: operator, analyst, leader, tester, admin).",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
+audit_app = typer.Typer(help="The append-only audit log of searches and watch-list changes.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+watchlist_app = typer.Typer(help="Change the watch list (each change is audited).", no_args_is_help=True)
+app.add_typer(watchlist_app, name="watchlist")
+
+PasswordStdinOpt = Annotated[bool, typer.Option("--password-stdin", help="Read the password from "
+                                                "the first line of standard input.")]
+GenerateOpt = Annotated[bool, typer.Option("--generate", help="Generate a password and print it once.")]
+
+
+def _password(from_stdin: bool, generate: bool) -> str | None:
+    """From stdin, generated (None), or typed twice at a terminal."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise _fail("no password on standard input")
+        return password
+    if generate:
+        return None
+    if not sys.stdin.isatty():
+        raise _fail("no terminal to type a password: use --password-stdin or --generate")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option("--role", help="operator, analyst, leader, tester or admin.")],
+    password_stdin: PasswordStdinOpt = False, generate: GenerateOpt = False,
+    home: HomeOpt = None, db: DbOpt = None,
+) -> None:
+    """Add a dashboard user (the first admin is made this way: there is no default password)."""
+    from cityops.security import AccountError, add_user
+
+    settings = _settings(home, None, db)
+    try:
+        add_user(settings, name, role, _password(password_stdin, generate))
+    except AccountError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@users_app.command("list")
+def users_list(home: HomeOpt = None, db: DbOpt = None) -> None:
+    """Name, role, enabled or disabled, created (tab-separated)."""
+    from cityops.security import list_users
+
+    list_users(_settings(home, None, db))
+
+
+@users_app.command("set-password")
+def users_set_password(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    password_stdin: PasswordStdinOpt = False, generate: GenerateOpt = False,
+    home: HomeOpt = None, db: DbOpt = None,
+) -> None:
+    """Give a user a new password (ends their open sessions; enables a disabled user)."""
+    from cityops.security import AccountError, set_password
+
+    settings = _settings(home, None, db)
+    try:
+        set_password(settings, name, _password(password_stdin, generate))
+    except AccountError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="Login name.")],
+                  home: HomeOpt = None, db: DbOpt = None) -> None:
+    """Stop a user logging in; their open sessions end at their next request."""
+    from cityops.security import AccountError, disable_user
+
+    settings = _settings(home, None, db)
+    try:
+        disable_user(settings, name)
+    except AccountError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    since: Annotated[str | None, typer.Option(help="From (ISO time with zone, or UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (ISO time with zone, or UTC).")] = None,
+    home: HomeOpt = None, db: DbOpt = None,
+) -> None:
+    """Write the audit log (oldest first) as CSV."""
+    from datetime import UTC, datetime
+
+    from cityops.security import export_audit
+
+    def when(value: str | None) -> datetime | None:
+        if not value:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise _fail(f"{value!r} is not an ISO time") from exc
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    rows = export_audit(_settings(home, None, db), out, when(since), when(until))
+    typer.echo(f"wrote {rows} audit line(s) to {out}")
+
+
+def _watchlist_change(home: Path | None, action: str, query: dict[str, object], change) -> None:  # type: ignore[no-untyped-def]
+    from cityops.security import audited_watchlist_change
+    from streams.watchlist import WatchlistError
+
+    settings = _settings(home)
+
+    def run() -> int:
+        try:
+            change(settings)
+        except WatchlistError as exc:
+            typer.secho(f"cityops: {exc}", fg=typer.colors.RED, err=True)
+            return 1
+        return 0
+
+    raise typer.Exit(audited_watchlist_change(settings, action, query, run))
+
+
+@watchlist_app.command("add-plate")
+def watchlist_add_plate(plate: Annotated[str, typer.Argument(help="e.g. 黑A12345")],
+                        reason: Annotated[str, typer.Option(help="Why it is watched.")] = "",
+                        added_by: Annotated[str, typer.Option("--by", help="Who adds it.")] = "cli",
+                        home: HomeOpt = None) -> None:
+    """Watch a plate: a sighting of it raises an alert."""
+    from streams.watchlist import Watchlist
+
+    def change(settings: Settings) -> None:
+        with Watchlist(settings.home) as watchlist:
+            watchlist.add_plate(plate, reason, added_by)
+
+    _watchlist_change(home, "add_plate", {"plate": plate, "reason": reason, "by": added_by}, change)
+
+
+@watchlist_app.command("remove-plate")
+def watchlist_remove_plate(plate: Annotated[str, typer.Argument(help="e.g. 黑A12345")],
+                           removed_by: Annotated[str, typer.Option("--by", help="Who removes it.")] = "cli",
+                           home: HomeOpt = None) -> None:
+    """Stop watching a plate."""
+    from streams.watchlist import Watchlist
+
+    def change(settings: Settings) -> None:
+        with Watchlist(settings.home) as watchlist:
+            watchlist.remove_plate(plate, removed_by)
+
+    _watchlist_change(home, "remove_plate", {"plate": plate, "by": removed_by}, change)
+
+
+@watchlist_app.command("remove")
+def watchlist_remove(name: Annotated[str, typer.Argument(help="Person's name on the watch list.")],
+                     removed_by: Annotated[str, typer.Option("--by", help="Who removes them.")] = "cli",
+                     home: HomeOpt = None) -> None:
+    """Take a person off the face watch list, with their encodings and crops."""
+    from video.faces.privacy import remove_enrolled
+
+    _watchlist_change(home, "remove", {"name": name, "by": removed_by},
+                      lambda settings: remove_enrolled(settings.home, name, removed_by))
+
+
+@watchlist_app.command("purge")
+def watchlist_purge(older_than_days: Annotated[int | None, typer.Option(help="Default: the retention "
+                                                                         "setting.")] = None,
+                    home: HomeOpt = None) -> None:
+    """Delete face crops and unknown people older than the retention period."""
+    from video.faces.cli import run_purge
+
+    _watchlist_change(home, "purge", {"older_than_days": older_than_days},
+                      lambda settings: run_purge(settings.home, older_than_days))
 
 
 def main() -> None:
