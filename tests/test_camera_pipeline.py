@@ -181,6 +181,56 @@ def test_each_car_gives_one_plate_sighting_with_its_exact_text(tmp_path: Path) -
         assert s.plate_color
 
 
+class _CountingReader:
+    """The real plate reader, counting the boxes it is asked to find and to read."""
+
+    separate_steps = True
+
+    def __init__(self, reader) -> None:  # noqa: ANN001
+        self.reader, self.found, self.read_boxes = reader, 0, 0
+
+    def detect(self, image, region):  # noqa: ANN001, ANN201
+        boxes = self.reader.detect(image, region)
+        self.found += len(boxes)
+        return boxes
+
+    def read(self, image, found):  # noqa: ANN001, ANN201
+        self.read_boxes += len(found)
+        return self.reader.read(image, found)
+
+    def read_regions(self, image, regions):  # noqa: ANN001, ANN201
+        return self.reader.read_regions(image, regions)
+
+    def read_frame(self, image):  # noqa: ANN001, ANN201
+        return self.reader.read_frame(image)
+
+
+def test_a_car_whose_plate_is_settled_is_tracked_but_not_read_again(tmp_path: Path) -> None:
+    """After three equal reads the pass stops reading its plate (the reader's time goes to
+    other cars) but keeps following the box: still one sighting, exact, stamped in view."""
+    plates = _plates_or_skip()
+    if not getattr(plates, "separate_steps", False):
+        pytest.skip("this plate reader cannot find and read in separate steps")
+    counting = _CountingReader(plates)
+    car = Appearance("plate", "v0", start=0.5, duration=7.0, lane=0)
+    vehicles = {"v0": Vehicle("v0", "京N8G520", "blue", "sedan", (200, 200, 205))}
+    frames = as_frames(street_frames([car], seconds=11.0, fps=FPS, vehicles=vehicles), FPS)
+    pipeline = CameraPipeline("PF-C002", plates=counting, faces=None,  # type: ignore[arg-type]
+                              options=PipelineOptions(analysed_fps=FPS, faces=False, snapshots=False))
+    sightings: list[Sighting] = []
+    emitted_at = []
+    for frame in frames:
+        found = pipeline.process(frame)
+        emitted_at += [frame.ts] * len(found)
+        sightings += found
+    sightings += pipeline.finish()
+    assert [s.identity for s in sightings] == ["京N8G520"]
+    assert counting.found >= 8 and counting.read_boxes <= counting.found - 4
+    # the pass stayed open while the unread box was followed: it ended after the car left
+    start = frames[0].ts
+    assert emitted_at and emitted_at[0] >= start + timedelta(seconds=7.0)
+
+
 def test_scoring_counts_one_sighting_per_pass_and_maps_unknown_people_one_to_one() -> None:
     from video.scoring import ClipTruth, TruePass, map_face_identities, score_clip
 

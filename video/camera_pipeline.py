@@ -33,7 +33,7 @@ from streams.records import BBox, Detection, Frame, Sighting, SightingKind, new_
 from video.motion import MotionGate
 from video.pass_journal import PassJournal
 from video.plates.grammar import normalize_plate
-from video.readers import FaceReader, PlateReader
+from video.readers import FaceReader, PlateReader, SeparateStepsReader
 from video.tracking import Tracker
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_ANALYSED_FPS = 2.0
+SETTLED_READS = 3
+"""Reads of one plate, all the same, after which a pass stops reading (it still tracks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,11 @@ class _Pass:
     best_face_ts: datetime | None = None
     views: int = 0
     emitted: bool = False
+
+    def settled(self, reads: int) -> bool:
+        """At least this many reads, all of one plate (nothing else read): more reads of
+        it would add cost but no evidence."""
+        return len(self.reads) >= reads and len({r.text for r in self.reads}) == 1
 
 
 @dataclass(slots=True)
@@ -219,9 +226,11 @@ class CameraPipeline:
         ts = frame.ts.timestamp()
         if self.plates is not None:
             started = time.perf_counter()
-            detections = self._read_plates(image, regions) if regions else []
+            if getattr(self.plates, "separate_steps", False):
+                self._detect_track_read(frame, regions, ts)
+            else:  # a reader that only reads whole regions
+                self._add_plates(frame, self._read_plates(image, regions) if regions else [], ts)
             self.stats.plates_s += time.perf_counter() - started
-            self._add_plates(frame, detections, ts)
         if self.faces is not None and self._face_due(frame.ts):
             started = time.perf_counter()
             views = self.faces.find(image, regions, frame.index) if regions else []
@@ -254,23 +263,48 @@ class CameraPipeline:
         crop gives small plates more pixels."""
         assert self.plates is not None
         height, width = image.shape[:2]
-        union = (min(r[0] for r in regions), min(r[1] for r in regions),
-                 max(r[2] for r in regions), max(r[3] for r in regions))
+        union = _union(regions)
         if union == (0, 0, width, height):
             return self.plates.read_frame(image)
         return self.plates.read_regions(image, [union])
 
+    def _detect_track_read(self, frame: Frame, regions: list[BBox], ts: float) -> None:
+        """Find plates, track every box, and read only those whose pass is not settled:
+        once a pass has read its plate SETTLED_READS times the same way, more reads add
+        cost (the reader, PP-OCR's second opinion) but no evidence. A settled pass's box
+        still keeps it open while the car is in view."""
+        plates: SeparateStepsReader = self.plates  # type: ignore[assignment]
+        found = plates.detect(frame.image, _union(regions)) if regions else []
+        ids = self._plate_tracker.update([box for box, _ in found], [score for _, score in found], ts)
+        to_read: list[tuple[BBox, float]] = []
+        their_ids: list[int] = []
+        for (box, score), track_id in zip(found, ids, strict=True):
+            known = self._by_track.get((SightingKind.PLATE, track_id))
+            if known is not None and not known.emitted and known.settled(SETTLED_READS):
+                known.last_seen = max(known.last_seen, frame.ts)
+                continue
+            to_read.append((box, score))
+            their_ids.append(track_id)
+        detections = plates.read(frame.image, to_read) if to_read else []
+        self._add_reads(frame, list(zip(detections, their_ids, strict=True)))
+
     def _add_plates(self, frame: Frame, detections: list[Detection], ts: float) -> None:
-        reads: list[PlateRead] = []
-        for det in detections:
+        """Reads from a reader without a separate `detect`: track the read boxes."""
+        readable = [d for d in detections if normalize_plate(d.text or "")]
+        ids = self._plate_tracker.update([tuple(int(v) for v in d.bbox) for d in readable],  # type: ignore[misc]
+                                         [_read_confidence(d) for d in readable], ts)
+        self._add_reads(frame, list(zip(readable, ids, strict=True)))
+
+    def _add_reads(self, frame: Frame, detections: list[tuple[Detection, int]]) -> None:
+        reads: list[tuple[PlateRead, int]] = []
+        for det, track_id in detections:
             text = normalize_plate(det.text or "")
             if text is None:
                 continue
-            reads.append(PlateRead(text, _read_confidence(det), list(det.char_confidences),
-                                   tuple(int(v) for v in det.bbox), frame.ts, frame.index,  # type: ignore[arg-type]
-                                   det.color))
-        ids = self._plate_tracker.update([r.bbox for r in reads], [r.confidence for r in reads], ts)
-        for read, track_id in zip(reads, ids, strict=True):
+            reads.append((PlateRead(text, _read_confidence(det), list(det.char_confidences),
+                                    tuple(int(v) for v in det.bbox), frame.ts, frame.index,  # type: ignore[arg-type]
+                                    det.color), track_id))
+        for read, track_id in reads:
             found = self._pass_for_read(read, track_id, frame.ts)
             if found is None:
                 found = self._new_pass(SightingKind.PLATE, frame.ts)
@@ -457,6 +491,11 @@ class CameraPipeline:
         except (OSError, ValueError) as exc:
             log.warning("camera %s: snapshot not saved: %s", self.camera_id, exc)
             return None
+
+
+def _union(regions: list[BBox]) -> BBox:
+    return (min(r[0] for r in regions), min(r[1] for r in regions),
+            max(r[2] for r in regions), max(r[3] for r in regions))
 
 
 def _better_face(new: FaceCandidate, old: FaceCandidate) -> bool:

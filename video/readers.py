@@ -31,6 +31,18 @@ class PlateReader(Protocol):
     def read_frame(self, image: np.ndarray) -> list[Detection]: ...
 
 
+class SeparateStepsReader(PlateReader, Protocol):
+    """A plate reader that finds plates and reads them in two calls (`separate_steps`
+    true, as `VideoPlateReader`): the pipeline then tracks every plate box and skips
+    reading the ones whose pass already knows its plate."""
+
+    separate_steps: bool
+
+    def detect(self, image: np.ndarray, region: BBox) -> list[tuple[BBox, float]]: ...
+
+    def read(self, image: np.ndarray, found: Sequence[tuple[BBox, float]]) -> list[Detection]: ...
+
+
 _DLIB = threading.Lock()
 """dlib's detector and encoder are shared objects inside face_recognition (the encoder a
 network with its own buffers): camera threads of one process take turns with them."""
@@ -63,11 +75,13 @@ def load_plate_reader(use_ppocr: bool | None = None) -> PlateReader:
         recognizer = PlateRecognizer.load(use_ppocr=use_ppocr)
     except Exception as exc:  # missing weights, onnxruntime problems: say which
         raise ReaderUnavailable(f"the plate recognizer cannot load its models: {exc}") from exc
-    return VideoPlateReader(recognizer) if use_ppocr else recognizer
+    return VideoPlateReader(recognizer, second_opinion=use_ppocr)
 
 
 class VideoPlateReader:
-    """The plate recognizer driven for video, where its PP-OCR backing costs too much.
+    """The plate recognizer driven for video, where its PP-OCR backing costs too much,
+    and where finding a plate (`detect`) and reading it (`read`) are separate steps: a
+    camera pass that has read its plate enough times need not read it again.
 
     `PlateRecognizer.read_frame` asks PP-OCR's text detector to search any image in which
     our YOLO found no readable plate, and runs that detector again on every unsure crop:
@@ -82,36 +96,55 @@ class VideoPlateReader:
     """Plates narrower than this are read by our reader alone (wait for them to come closer)."""
     SURE_SECOND_OPINION = 0.9
 
-    def __init__(self, recognizer: object) -> None:
+    def __init__(self, recognizer: object, second_opinion: bool = True) -> None:
         self.recognizer = recognizer
+        self.second_opinion = second_opinion
         self._ok = all(hasattr(recognizer, name) for name in ("detector", "reader", "_decide", "_ppocr"))
 
-    def read_frame(self, image: np.ndarray) -> list[Detection]:
-        if not self._ok:
-            return self.recognizer.read_frame(image)  # type: ignore[attr-defined]
-        from video.plates.recognizer import DETECTOR_MIN_SCORE, pad_box
+    @property
+    def separate_steps(self) -> bool:
+        """`detect` and `read` work (they use the recognizer's internals)."""
+        return self._ok
+
+    def detect(self, image: np.ndarray, region: BBox) -> list[tuple[BBox, float]]:
+        """Plate boxes (frame pixels) and detector scores inside `region`, not read yet."""
+        from video.plates.recognizer import DETECTOR_MIN_SCORE
+
+        x1, y1, x2, y2 = region
+        ox, oy = max(0, x1), max(0, y1)
+        sub = image[oy:y2, ox:x2]
+        if sub.size == 0:
+            return []
+        found = self.recognizer.detector.detect(sub, min_score=DETECTOR_MIN_SCORE)  # type: ignore[attr-defined]
+        return [((bx1 + ox, by1 + oy, bx2 + ox, by2 + oy), float(score)) for (bx1, by1, bx2, by2), score in found]
+
+    def read(self, image: np.ndarray, found: Sequence[tuple[BBox, float]]) -> list[Detection]:
+        """Read the plates in these boxes (from `detect`), one Detection per box."""
+        from video.plates.recognizer import pad_box
 
         rec = self.recognizer
-        found = rec.detector.detect(image, min_score=DETECTOR_MIN_SCORE)  # type: ignore[attr-defined]
-        boxes, crops = [], []
-        for box, score in found:
+        crops = []
+        for box, _score in found:
             x1, y1, x2, y2 = pad_box(box, image.shape)
             crop = image[y1:y2, x1:x2]
-            if crop.size:
-                boxes.append((box, score))
-                crops.append(crop)
+            crops.append(crop if crop.size else np.zeros((8, 24, 3), np.uint8))  # keep one per box
         out = []
-        for (box, score), crop, (raw, probs) in zip(boxes, crops, rec.reader.read(crops) if crops else [],  # type: ignore[attr-defined]
+        for (box, score), crop, (raw, probs) in zip(found, crops, rec.reader.read(crops) if crops else [],  # type: ignore[attr-defined]
                                                      strict=True):
             second = None
             unsure = not probs or min(probs) < rec.min_char_confidence  # type: ignore[attr-defined]
-            if unsure and box[2] - box[0] >= self.MIN_SECOND_OPINION_PX:
+            if self.second_opinion and unsure and box[2] - box[0] >= self.MIN_SECOND_OPINION_PX:
                 second = self._second_opinion(crop)
             det = rec._decide(image, box, score, raw, probs, second)  # type: ignore[attr-defined]
             if det.text is None and second is not None:
                 det = self._province_from_second_opinion(det, raw, probs, second)
             out.append(det)
         return out
+
+    def read_frame(self, image: np.ndarray) -> list[Detection]:
+        if not self._ok:
+            return self.recognizer.read_frame(image)  # type: ignore[attr-defined]
+        return self.read(image, self.detect(image, (0, 0, image.shape[1], image.shape[0])))
 
     def _province_from_second_opinion(self, det: Detection, raw: str, probs: list[float],
                                       second: tuple[str, float]) -> Detection:
@@ -132,17 +165,9 @@ class VideoPlateReader:
         return det
 
     def read_regions(self, image: np.ndarray, regions: Sequence[BBox]) -> list[Detection]:
-        out: list[Detection] = []
-        for rx1, ry1, rx2, ry2 in regions:
-            ox, oy = max(0, rx1), max(0, ry1)
-            sub = image[oy:ry2, ox:rx2]
-            if sub.size == 0:
-                continue
-            for det in self.read_frame(sub):
-                x1, y1, x2, y2 = det.bbox
-                det.bbox = (x1 + ox, y1 + oy, x2 + ox, y2 + oy)
-                out.append(det)
-        return out
+        if not self._ok:
+            return self.recognizer.read_regions(image, list(regions))  # type: ignore[attr-defined]
+        return [d for region in regions for d in self.read(image, self.detect(image, region))]
 
     def _second_opinion(self, crop: np.ndarray) -> tuple[str, float] | None:
         from video.plates.recognizer import _clean

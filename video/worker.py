@@ -253,6 +253,18 @@ class _LockedPlates:
         with self._lock:
             return self._reader.read_frame(image)  # type: ignore[attr-defined]
 
+    @property
+    def separate_steps(self) -> bool:
+        return bool(getattr(self._reader, "separate_steps", False))
+
+    def detect(self, image, region):  # noqa: ANN001, ANN201 - SeparateStepsReader protocol
+        with self._lock:
+            return self._reader.detect(image, region)  # type: ignore[attr-defined]
+
+    def read(self, image, found):  # noqa: ANN001, ANN201
+        with self._lock:
+            return self._reader.read(image, found)  # type: ignore[attr-defined]
+
 
 def _heartbeats(runners: list[CameraRunner], bus: Bus, worker: str, stop: threading.Event) -> None:
     """Every camera's status every HEARTBEAT_S, and at once when online/error changes."""
