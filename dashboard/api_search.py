@@ -6,6 +6,9 @@ encoding, and `area`, a list of [lon, lat]). Exactly one question per request: p
 pattern, fuzzy, face, photo, camera (comma-separated ids), area, companions,
 trajectories, alerts. Answers `{"question", "count", "results": [...]}`; a request the
 store cannot answer gets 400 with `{"error": "..."}` saying what to change.
+
+Only roles with the `search` permission get here (401/403 otherwise, `dashboard/auth.py`),
+and every question asked is written to the audit log with the user and the result count.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from typing import Any
 
 import flask
 
+from analytics.audit import AuditLog, Channel
 from analytics.camera_graph import CameraGraph
 from analytics.queries import QueryError, SightingQueries
-from analytics.search import SearchRequest, execute
+from analytics.search import SearchRequest, audit_query, execute
 from analytics.store import Store
+from dashboard import access
+from dashboard.access import Permission
 from streams.config import Settings
 
 
@@ -37,6 +43,7 @@ def register(server: flask.Flask, settings: Settings) -> None:
                 store = Store.open(settings.store_url)
                 state["queries"] = SightingQueries(store, CameraGraph.from_district(district))
                 state["zone"] = district.timezone
+                state["audit"] = AuditLog(store)
             return state["queries"], state["zone"]
 
     @blueprint.route("/api/search", methods=["GET", "POST"])
@@ -50,11 +57,13 @@ def register(server: flask.Flask, settings: Settings) -> None:
                     for key, values in flask.request.args.lists()}
             if isinstance(data.get("camera"), list):
                 data["camera"] = ",".join(data["camera"])
+        actor = access.require(Permission.SEARCH)
         try:
             request = SearchRequest.from_mapping(data)
             question = request.question()
             found, zone = queries()
-            rows = execute(found, request, zone)
+            rows = list(state["audit"].audited(actor, Channel.API, f"search.{question}", audit_query(request),
+                                               lambda: execute(found, request, zone)))
         except QueryError as exc:
             return flask.jsonify(error=str(exc)), 400
         response = flask.jsonify(question=question, count=len(rows), results=rows)

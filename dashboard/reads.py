@@ -1,8 +1,9 @@
 """Everything the pages read, one small function per question.
 
 Callbacks never touch the store directly: they call these. Each function is wrapped by
-`_read`, the one place where issue 9 will add "may this user's role ask this?" (and the
-audit line), without touching the pages.
+`_read(permission...)`, the one place that asks "may this user's role ask this?" (the
+role matrix is `dashboard/access.py`); the searches also write their audit line here.
+A read refused raises `access.PermissionDenied`, which the app answers with 403.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import func, select
 
 from analytics import tables as t
+from analytics.accounts import Accounts, User
+from analytics.audit import AuditEntry, AuditLog, Channel
 from analytics.complaint_fold import ComplaintState
 from analytics.measures import DepartmentScore, TrendPoint
 from analytics.queries import Companion, SightingHit, SightingQueries, Window
-from analytics.search import SearchRequest, execute
-from dashboard import context
+from analytics.search import SearchRequest, audit_query, execute
+from dashboard import access, context
+from dashboard.access import Permission
 from streams.records import Alert, AlertKind, CameraStatus
 
 P = ParamSpec("P")
@@ -30,14 +34,26 @@ CAMERA_FRESH_S = 15
 """A camera whose last heartbeat is older than this is shown offline."""
 
 
-def _read(fn: Callable[P, R]) -> Callable[P, R]:
-    """Marks a page-facing read; the role check and audit of issue 9 go here."""
+def _read(*needed: Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Marks a page-facing read that only a role holding one of `needed` may run."""
 
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        return fn(*args, **kwargs)
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            access.require(*needed)
+            return fn(*args, **kwargs)
 
-    return wrapper
+        wrapper.permissions = needed  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def _audited(action: str, query: dict[str, Any], run: Callable[[], list[R]]) -> list[R]:
+    """Run a search as the current user and write its audit line (with the result count)."""
+    actor = access.current_actor()
+    assert actor is not None  # _read let it through
+    return list(AuditLog(context.store()).audited(actor, Channel.DASHBOARD, action, query, run))
 
 
 @cache
@@ -68,19 +84,19 @@ class WallCounts:
     sightings_per_min: float
 
 
-@_read
+@_read(Permission.WALL, Permission.LEADER)
 def camera_online(now: datetime) -> dict[str, bool]:
     """Camera id -> online (fresh heartbeat saying so); cameras never heard of are absent."""
     fresh = now - timedelta(seconds=CAMERA_FRESH_S)
     return {s.camera_id: bool(s.online and s.ts >= fresh) for s in context.store().camera_statuses()}
 
 
-@_read
+@_read(Permission.WALL, Permission.LEADER)
 def camera_statuses() -> list[CameraStatus]:
     return context.store().camera_statuses()
 
 
-@_read
+@_read(Permission.WALL)
 def wall_counts(now: datetime, online: dict[str, bool]) -> WallCounts:
     store = context.store()
     district = context.district()
@@ -111,18 +127,18 @@ def sightings_since(since: datetime) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-@_read
+@_read(Permission.WALL)
 def recent_complaints(limit: int) -> list[ComplaintState]:
     return context.store().recent_complaints(limit=limit)
 
 
-@_read
+@_read(Permission.WALL)
 def grid_status() -> dict[str, str]:
     """Grids that are not normal (the others are drawn normal): keeps the tick small."""
     return {g: s for g, s in context.store().grid_status_levels().items() if s != "normal"}
 
 
-@_read
+@_read(Permission.WALL)
 def recent_alerts(since: datetime, limit: int = 12) -> list[Alert]:
     kinds = [k for k in AlertKind if k is not AlertKind.COMPLAINT_NOTICE]
     a = t.alerts
@@ -145,7 +161,7 @@ class Trail:
     last_ts: datetime
 
 
-@_read
+@_read(Permission.WALL)
 def recent_trails(since: datetime, limit: int = 60) -> list[Trail]:
     """Identities seen at two or more cameras since `since`, most recently seen first.
 
@@ -167,14 +183,14 @@ def recent_trails(since: datetime, limit: int = 60) -> list[Trail]:
     return sorted(trails, key=lambda tr: tr.last_ts, reverse=True)[:limit]
 
 
-@_read
+@_read(Permission.WALL, Permission.LEADER)
 def department_ranking() -> list[DepartmentScore]:
     from analytics.measures_store import MeasuresReader
 
     return MeasuresReader(context.store()).ranking()
 
 
-@_read
+@_read(Permission.WALL)
 def camera_sightings(camera_id: str, limit: int = 8) -> list[SightingHit]:
     """The newest sightings at one camera (newest first)."""
     s = t.sightings
@@ -183,7 +199,7 @@ def camera_sightings(camera_id: str, limit: int = 8) -> list[SightingHit]:
         return [_hit(r) for r in conn.execute(query)]
 
 
-@_read
+@_read(Permission.WALL)
 def open_complaints_in(grid_id: str, limit: int = 8) -> list[ComplaintState]:
     c = t.complaints
     query = (select(c).where(c.c.grid_id == grid_id, c.c.state != "closed")
@@ -195,26 +211,33 @@ def open_complaints_in(grid_id: str, limit: int = 8) -> list[ComplaintState]:
 # ------------------------------------------------------------------ analyst
 
 
-@_read
+@_read(Permission.SEARCH)
 def search(request: SearchRequest) -> list[dict]:
     """One analyst question (the same request type as `cityops search` and the HTTP API)."""
-    return execute(_queries(), request, context.district().timezone)
+    return _audited(f"search.{request.question()}", audit_query(request),
+                    lambda: execute(_queries(), request, context.district().timezone))
 
 
-@_read
+@_read(Permission.SEARCH)
 def companions(kind: str, identity: str, window: Window) -> list[Companion]:
     from analytics.alerts import CoTravelRules
     from streams.records import SightingKind
 
-    return _queries().companions(SightingKind(kind), identity, window, CoTravelRules())
+    return _audited("search.companions", {"companions": identity, "kind": kind, **_window(window)},
+                    lambda: _queries().companions(SightingKind(kind), identity, window, CoTravelRules()))
 
 
-@_read
+@_read(Permission.SEARCH)
 def alerts_about(identity: str | None, kind: AlertKind | None, window: Window) -> list[Alert]:
-    return _queries().alerts(kind, identity, window, 100)
+    query = {"alerts": kind.value if kind else "all", "identity": identity, **_window(window)}
+    return _audited("search.alerts", query, lambda: _queries().alerts(kind, identity, window, 100))
 
 
-@_read
+def _window(window: Window) -> dict[str, Any]:
+    return {"since": window.since, "until": window.until}
+
+
+@_read(Permission.SEARCH)
 def sightings_by_id(ids: list[str]) -> list[SightingHit]:
     if not ids:
         return []
@@ -239,7 +262,7 @@ def _hit(r: Any) -> SightingHit:
 # ------------------------------------------------------------------ leader
 
 
-@_read
+@_read(Permission.LEADER)
 def trend(start: date, end: date) -> list[TrendPoint]:
     from analytics.measures_store import MeasuresReader
 
@@ -247,20 +270,20 @@ def trend(start: date, end: date) -> list[TrendPoint]:
     return MeasuresReader(context.store()).trend(start, end, by)  # type: ignore[arg-type]
 
 
-@_read
+@_read(Permission.LEADER)
 def heat_map(start: date, end: date) -> dict[str, int]:
     from analytics.measures_store import MeasuresReader
 
     return MeasuresReader(context.store()).heat_map(start, end)
 
 
-@_read
+@_read(Permission.LEADER)
 def grid_counts_now() -> dict[str, tuple[int, int]]:
     """Grid -> (open, overdue) now."""
     return {g.grid_id: (g.open, g.overdue) for g in context.store().complaint_counts_by_grid()}
 
 
-@_read
+@_read(Permission.LEADER)
 def offline_incidents(since: datetime, until: datetime) -> dict[str, int]:
     """Camera -> how many times it went offline in the window (its offline alerts)."""
     a = t.alerts
@@ -269,6 +292,20 @@ def offline_incidents(since: datetime, until: datetime) -> dict[str, int]:
              .group_by(a.c.camera_id))
     with context.store().engine.connect() as conn:
         return {cam: int(n) for cam, n in conn.execute(query) if cam}
+
+
+# ------------------------------------------------------------------ admin
+
+
+@_read(Permission.ADMIN)
+def users() -> list[User]:
+    return Accounts(context.store()).users()
+
+
+@_read(Permission.ADMIN)
+def audit_entries(actor: str | None = None, limit: int = 500) -> list[AuditEntry]:
+    """The newest audit lines (the whole log is the CSV export)."""
+    return AuditLog(context.store()).entries(actor=actor or None, limit=limit)
 
 
 def utcnow() -> datetime:

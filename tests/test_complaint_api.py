@@ -20,6 +20,7 @@ import pytest
 import schemathesis
 from schemathesis import GenerationMode
 
+from analytics.accounts import Role
 from analytics.governance import Governance, governance_loop
 from analytics.ingest import ingest_loop
 from analytics.store import Store
@@ -28,6 +29,7 @@ from dashboard.app import create_app
 from streams.config import Settings, load_settings
 from streams.district import District, load_district
 from streams.localbus import LocalBus
+from tests.auth_helpers import add_role_users, login
 
 MAX_PHOTO = 100_000
 
@@ -51,8 +53,12 @@ def server(settings: Settings) -> Iterator[flask.Flask]:
 
 
 @pytest.fixture
-def client(server: flask.Flask):
-    return server.test_client()
+def client(server: flask.Flask, settings: Settings):
+    """A client logged in as an operator (the role that takes complaints in)."""
+    add_role_users(settings)
+    client = server.test_client()
+    login(client, Role.OPERATOR)
+    return client
 
 
 def _inside(district: District, i: int = 30) -> dict[str, float]:
@@ -219,9 +225,15 @@ atexit.register(shutil.rmtree, _FUZZ_HOME, True)
 _fuzz_settings = load_settings(home=_FUZZ_HOME)
 _fuzz_app = create_app(_fuzz_settings)
 register(_fuzz_app.server, _fuzz_settings, max_photo_bytes=MAX_PHOTO)
-fuzzed = schemathesis.openapi.from_wsgi("/api/openapi.json", _fuzz_app.server)
-OPERATIONS = [(path, method.upper()) for path, methods in _fuzz_app.server.test_client()
-              .get("/api/openapi.json").json["paths"].items() for method in methods]
+add_role_users(_fuzz_settings)
+_fuzz_client = _fuzz_app.server.test_client()
+login(_fuzz_client, Role.OPERATOR)
+_FUZZ_COOKIES = {"cityops_session": _fuzz_client.get_cookie("cityops_session").value}
+"""The fuzzer calls the API as a logged-in operator, so it reaches the handlers, not the login gate."""
+_SPEC = _fuzz_client.get("/api/openapi.json").json  # the spec too is behind the login
+fuzzed = schemathesis.openapi.from_dict(_SPEC)
+fuzzed.app = _fuzz_app.server  # called in-process (WSGI), as from_wsgi would
+OPERATIONS = [(path, method.upper()) for path, methods in _SPEC["paths"].items() for method in methods]
 FUZZ_EXAMPLES = 12
 """Per operation and mode: 13 operations x (valid + invalid data) x 12 = ~310 requests."""
 
@@ -235,8 +247,9 @@ def test_fuzzing_the_spec_never_gives_a_server_error(path: str, method: str, mod
     @hypothesis.settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(hypothesis.HealthCheck))
     def fuzz(case) -> None:
-        response = case.call()
+        response = case.call(cookies=_FUZZ_COOKIES)
         assert response.status_code < 500, (method, case.formatted_path, case.body, response.text[:500])
+        assert response.status_code not in (401, 403), response.text[:200]  # logged in, allowed
         if response.status_code >= 400 and response.status_code != 405:
             assert response.json()["error"]  # every refusal says why
 

@@ -17,8 +17,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from analytics.accounts import Role
+from analytics.audit import Actor
+from dashboard.access import acting_as
 from streams.config import Settings, load_settings
 from streams.records import CameraStatus, ComplaintEvent, ComplaintEventType
+from tests.auth_helpers import add_role_users, browser_login, login, user_name
 from tests.page_seed import CLONE, COMPANION, PLATE, ROUTE, WATCHED, Seeded, seed
 
 pytestmark = [pytest.mark.browser,
@@ -34,7 +38,9 @@ pytest.importorskip("selenium", reason="pip install 'dash[testing]'")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Seeded]:
     home = tmp_path_factory.mktemp("cityops-home")
     settings = load_settings(home=home)
-    return settings, seed(settings)
+    story = seed(settings)
+    add_role_users(settings)
+    return settings, story
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +63,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(dash_duo, app, path: str = "/") -> None:
-    dash_duo.start_server(app, port=_free_port())
+def _start(dash_duo, app, path: str = "/", role: Role = Role.OPERATOR) -> None:
+    """Serve the app, log in through the real form as `role`'s test user, open `path`."""
+    dash_duo.start_server(app, navigate=False, port=_free_port())
     # the page's viewport, not the window, is the wall screen's 1920x1080
     dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
-    if path != "/":
-        dash_duo.wait_for_page(url=f"{dash_duo.server_url}{path}", timeout=20)
+    browser_login(dash_duo, role, path)
+
+
+def _as(role: Role):  # type: ignore[no-untyped-def]
+    """Page code called directly (no HTTP request) runs as this role's test user."""
+    return acting_as(Actor(user_name(role), role.value))
 
 
 def _heartbeats(settings: Settings) -> None:
@@ -160,15 +171,16 @@ def test_wall_click_details_camera_and_grid(seeded, app) -> None:
 
     wall = _page_module("wall")
     settings, _ = seeded
-    camera_text = str(wall._camera_detail(ROUTE[-1], "zh"))
-    assert PLATE in camera_text and "/media/snapshots/" in camera_text
-    grid = next(g for g in load_district(settings.district_file).community_grids() if g.worker is not None)
-    grid_text = str(wall._grid_detail(grid.id, "en"))
+    with _as(Role.OPERATOR):
+        camera_text = str(wall._camera_detail(ROUTE[-1], "zh"))
+        assert PLATE in camera_text and "/media/snapshots/" in camera_text
+        grid = next(g for g in load_district(settings.district_file).community_grids() if g.worker is not None)
+        grid_text = str(wall._grid_detail(grid.id, "en"))
     assert grid.worker.name in grid_text and f"{grid.households:,}" in grid_text
 
 
 def test_analyst_plate_search_returns_the_route(dash_duo, app, seeded, shots) -> None:
-    _start(dash_duo, app, "/analyst")
+    _start(dash_duo, app, "/analyst", Role.ANALYST)
     dash_duo.wait_for_element("#an-text", timeout=20)
     dash_duo.find_element("#an-text").send_keys(PLATE)
     dash_duo.find_element("#an-search").click()
@@ -205,7 +217,7 @@ def test_analyst_plate_search_returns_the_route(dash_duo, app, seeded, shots) ->
 
 def test_leader_page_loads_with_its_figures(dash_duo, app, seeded, shots) -> None:
     _, story = seeded
-    _start(dash_duo, app, "/leader")
+    _start(dash_duo, app, "/leader", Role.LEADER)
     dash_duo.wait_for_element("#ld-trend .main-svg", timeout=20)
     dash_duo.wait_for_element("#ld-ranking td", timeout=20)
     created = int(dash_duo.find_element("#ld-created").text.replace(",", ""))
@@ -228,7 +240,7 @@ def test_leader_page_loads_with_its_figures(dash_duo, app, seeded, shots) -> Non
 
 
 def test_english_switch_keeps_the_page(dash_duo, app) -> None:
-    _start(dash_duo, app, "/leader?lang=en")
+    _start(dash_duo, app, "/leader?lang=en", Role.LEADER)
     dash_duo.wait_for_contains_text("#topbar", "Leader", timeout=20)
     dash_duo.wait_for_contains_text("#lang-switch", "中文", timeout=10)
     assert "Department ranking" in dash_duo.find_element("body").text
@@ -264,7 +276,7 @@ def face_clip(seeded: tuple[Settings, Seeded]) -> Path:
 
 
 def test_tester_replay_shows_boxes_and_a_score(dash_duo, app, face_clip, shots) -> None:
-    _start(dash_duo, app, "/tester")
+    _start(dash_duo, app, "/tester", Role.TESTER)
     dash_duo.wait_for_element("#ts-video", timeout=20)
     dash_duo.select_dcc_dropdown("#ts-video", value=face_clip.name + " ✓")
     dash_duo.find_element("#ts-start").click()
@@ -316,23 +328,24 @@ def test_analyst_form_builds_each_kind_of_request(app, seeded) -> None:
 
     analyst = _page_module("analyst")
     _, story = seeded
-    since = story.route_start.astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
-    until = (story.route_start + timedelta(minutes=4)).astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
-    rows = reads.search(analyst.build_request("camera", "", [ROUTE[1]], since, until, None))
-    assert [r["identity"] for r in rows] == [PLATE, COMPANION]
-    assert [r["camera_id"] for r in reads.search(analyst.build_request("pattern", "黑A1234?", None, None, None, None))
-            if r["identity"] == PLATE] == list(ROUTE)
-    assert [(r["camera_id"], r["kind"]) for r in reads.search(
-        analyst.build_request("face", WATCHED, None, None, None, None))] == [("PF-C022", "face")]
-    photo = Path(__file__).parent / "data" / "faces" / "grace_hopper.jpg"
-    uri = "data:image/jpeg;base64," + base64.b64encode(photo.read_bytes()).decode()
-    request = analyst.build_request("photo", "", None, None, None, uri)
-    assert request.photo is not None and len(request.photo) == 128
-    assert reads.search(request) == []  # nobody's face in this store
-    with pytest.raises(QueryError, match="choose at least one camera"):
-        analyst.build_request("camera", "", [], None, None, None)
-    with pytest.raises(QueryError, match="upload a photo"):
-        analyst.build_request("photo", "", None, None, None, None)
+    with _as(Role.ANALYST):
+        since = story.route_start.astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
+        until = (story.route_start + timedelta(minutes=4)).astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
+        rows = reads.search(analyst.build_request("camera", "", [ROUTE[1]], since, until, None))
+        assert [r["identity"] for r in rows] == [PLATE, COMPANION]
+        assert [r["camera_id"] for r in reads.search(analyst.build_request("pattern", "黑A1234?", None, None, None, None))
+                if r["identity"] == PLATE] == list(ROUTE)
+        assert [(r["camera_id"], r["kind"]) for r in reads.search(
+            analyst.build_request("face", WATCHED, None, None, None, None))] == [("PF-C022", "face")]
+        photo = Path(__file__).parent / "data" / "faces" / "grace_hopper.jpg"
+        uri = "data:image/jpeg;base64," + base64.b64encode(photo.read_bytes()).decode()
+        request = analyst.build_request("photo", "", None, None, None, uri)
+        assert request.photo is not None and len(request.photo) == 128
+        assert reads.search(request) == []  # nobody's face in this store
+        with pytest.raises(QueryError, match="choose at least one camera"):
+            analyst.build_request("camera", "", [], None, None, None)
+        with pytest.raises(QueryError, match="upload a photo"):
+            analyst.build_request("photo", "", None, None, None, None)
 
 
 def test_wall_says_when_the_store_cannot_be_read(app, seeded) -> None:
@@ -347,7 +360,8 @@ def test_wall_says_when_the_store_cannot_be_read(app, seeded) -> None:
     context.configure(broken)
     reads.reset()
     try:
-        out = wall.refresh(1, "en")
+        with _as(Role.OPERATOR):
+            out = wall.refresh(1, "en")
     finally:
         context.configure(settings)
         reads.reset()
@@ -359,6 +373,7 @@ def test_wall_says_when_the_store_cannot_be_read(app, seeded) -> None:
 def test_media_serves_snapshots_and_nothing_else(app, seeded) -> None:
     settings, _ = seeded
     client = app.server.test_client()
+    login(client, Role.OPERATOR)
     snapshot = next((settings.home / "snapshots").rglob("*.jpg")).relative_to(settings.home)
     answer = client.get(f"/media/{snapshot}")
     assert answer.status_code == 200 and answer.data[:2] == b"\xff\xd8"  # a JPEG
@@ -371,8 +386,9 @@ def test_leader_figures_follow_the_chosen_period(app, seeded) -> None:
     leader = _page_module("leader")
     settings, story = seeded
     today = datetime.now(UTC).astimezone(ZONE).date()
-    month = leader.refresh(str(today - timedelta(days=29)), str(today), "zh")
-    three_days = leader.refresh(str(today - timedelta(days=3)), str(today), "en")  # >= the last 72 h
+    with _as(Role.LEADER):
+        month = leader.refresh(str(today - timedelta(days=29)), str(today), "zh")
+        three_days = leader.refresh(str(today - timedelta(days=3)), str(today), "en")  # >= the last 72 h
     created_month = int(month[0].replace(",", ""))
     created_3 = int(three_days[0].replace(",", ""))
     # the open complaints are all from the last 72 h; the closed ones spread over 30 days

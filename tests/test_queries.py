@@ -156,11 +156,18 @@ def test_run_search_prints_one_json_object_per_line(home: Settings, capsys: pyte
 def test_the_http_api_answers_each_question_and_explains_bad_requests(home: Settings) -> None:
     import flask
 
+    from dashboard import auth, context
     from dashboard.api_search import register
+    from tests.auth_helpers import add_role_users, login
 
+    context.configure(home)
     server = flask.Flask("test")
+    auth.install(server)  # the API answers only logged-in users with the search permission
     register(server, home)
+    add_role_users(home)
     client = server.test_client()
+    assert client.get("/api/search", query_string={"plate": "黑A12345"}).status_code == 401
+    login(client, "analyst")
     got = client.get("/api/search", query_string={"plate": "黑A12345"}).get_json()
     assert got["question"] == "plate" and [r["camera_id"] for r in got["results"]] == EAST
     got = client.get("/api/search", query_string={"camera": "PF-C002,PF-C003", "since": "2026-05-12T08:00",
