@@ -85,13 +85,16 @@ class BusUnavailable(RuntimeError):
 
 
 def open_bus(url: str, home: Path) -> Bus:
-    """`local` -> LocalBus under `home`; `kafka://h:p[,h:p]` -> KafkaBus."""
+    """`local` -> LocalBus under `home`; `kafka://h:p[,h:p]` -> KafkaBus with a disk spool
+    under `home` for outages."""
     if url in ("", "local") or url.startswith("local:"):
         from streams.localbus import LocalBus
 
         return LocalBus(home / "bus")
     if url.startswith("kafka://"):
         from streams.kafkabus import KafkaBus
+        from streams.spool import SpoolingBus
 
-        return KafkaBus(url.removeprefix("kafka://"))
+        # producers keep what the broker cannot take on disk (streams/spool.py)
+        return SpoolingBus(KafkaBus(url.removeprefix("kafka://")), home / "spool")
     raise ValueError(f"unknown bus {url!r}: use 'local' or 'kafka://host:port'")

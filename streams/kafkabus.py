@@ -69,6 +69,19 @@ def _reachable(bootstrap: str, timeout_s: float) -> bool:
     return False
 
 
+def _force_close(producer: KafkaProducer) -> None:
+    """Close a producer whose broker is gone without waiting for its retries: its pending
+    sends fail at once (so a `flush` blocked on them returns). kafka-python has no public
+    call for that; `close(0)` first waits for a flush and raises."""
+    sender = getattr(producer, "_sender", None)
+    if sender is not None:
+        sender.force_close()
+    try:
+        producer.close(timeout=1)
+    except Exception as exc:  # a producer being thrown away; nothing it holds is lost
+        log.debug("closing an abandoned producer: %s", exc)
+
+
 def _unavailable(bootstrap: str, detail: str = "") -> BusUnavailable:
     extra = f" ({detail})" if detail else ""
     return BusUnavailable(f"no Kafka broker at {bootstrap}{extra}: start one or use --bus local")
@@ -93,6 +106,8 @@ class KafkaBus(Bus):
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
         self._undelivered: list[Undelivered] = []
+        self._in_flight: dict[int, Undelivered] = {}
+        self._sent = 0
         self.ensure_topics()
 
     def topic_name(self, topic: Topic) -> str:
@@ -159,14 +174,53 @@ class KafkaBus(Bus):
             )
         except KafkaError as exc:
             raise _unavailable(self.bootstrap, f"cannot send to {topic.value}: {exc}") from exc
-        future.add_errback(self._failed, topic, key, value)
-
-    def _failed(self, topic: Topic, key: str | None, value: bytes, exc: BaseException) -> None:
         with self._lock:
+            self._sent += 1
+            number = self._sent
+            self._in_flight[number] = Undelivered(topic, key, bytes(value), "not acknowledged yet")
+        future.add_callback(self._acknowledged, number)
+        future.add_errback(self._failed, number)
+
+    def _acknowledged(self, number: int, _metadata: object) -> None:
+        with self._lock:
+            self._in_flight.pop(number, None)
+
+    def _failed(self, number: int, exc: BaseException) -> None:
+        with self._lock:
+            item = self._in_flight.pop(number, None)
+            if item is None:  # already handed over by `abandon_in_flight`
+                return
             first = not self._undelivered
-            self._undelivered.append(Undelivered(topic, key, bytes(value), str(exc)))
+            self._undelivered.append(Undelivered(item.topic, item.key, item.value, str(exc)))
         if first:  # once per outage, not once per message
-            log.warning("messages to %s not acknowledged (kept for a resend): %s", topic.value, exc)
+            log.warning("messages to %s not acknowledged (kept for a resend): %s", item.topic.value, exc)
+
+    def in_flight(self) -> int:
+        """Messages sent and not yet acknowledged nor failed."""
+        with self._lock:
+            return len(self._in_flight)
+
+    def reachable(self) -> bool:
+        """A plain TCP connect to the brokers (milliseconds on a refused port)."""
+        return _reachable(self.bootstrap, self.connect_timeout_s)
+
+    def abandon_in_flight(self) -> int:
+        """The broker is gone: count every unacknowledged message as undelivered now, and
+        drop the producer (its retries would block a `flush` for up to the delivery
+        timeout). Returns how many were moved; a late answer for them is ignored."""
+        with self._lock:
+            moved = list(self._in_flight.values())
+            self._in_flight.clear()
+            self._undelivered.extend(moved)
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            threading.Thread(target=_force_close, args=(producer,), daemon=True).start()
+        return len(moved)
+
+    def reconnect(self) -> None:
+        """A new producer, and the topics again: what a restarted in-memory broker needs."""
+        self._restart_producer()
+        self.ensure_topics()
 
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait for every acknowledgement; resend once what failed; raise if still failing.
@@ -175,7 +229,7 @@ class KafkaBus(Bus):
         a restarted in-memory broker (Tansu) needs: it forgot the topics and the
         idempotent producer's id. Resent messages come after those sent meanwhile.
         """
-        if self._producer is None:
+        if self._producer is None and not self._undelivered:
             return
         self._wait(timeout_s)
         failed = self.take_undelivered()
