@@ -237,7 +237,8 @@ class SightingQueries:
             order = np.argsort(distances, kind="stable")[:limit]
             s = t.sightings
             wanted = [ids[i] for i in order]
-            by_id = {r.id: r for r in conn.execute(select(s).where(s.c.id.in_(wanted)))}
+            # a face purged since its day was cached (biometric retention) no longer matches
+            by_id = {r.id: r for r in conn.execute(select(s).where(s.c.id.in_(wanted), s.c.encoding.is_not(None)))}
         return [_with_cost(self._hit(by_id[ids[i]]), float(distances[i])) for i in order if ids[i] in by_id]
 
     def _face_day(self, conn: Any, day: datetime, now: datetime) -> _FaceDay:

@@ -458,11 +458,17 @@ def watchlist_remove(name: Annotated[str, typer.Argument(help="Person's name on 
 def watchlist_purge(older_than_days: Annotated[int | None, typer.Option(help="Default: the retention "
                                                                          "setting.")] = None,
                     home: HomeOpt = None) -> None:
-    """Delete face crops and unknown people older than the retention period."""
-    from video.faces.cli import run_purge
+    """Delete face encodings and crops (store and data folder) and unknown people older
+    than the retention period; the sightings themselves stay."""
+    from analytics.store import Store
+    from cityops.retention import purge_biometrics_everywhere
 
-    _watchlist_change(home, "purge", {"older_than_days": older_than_days},
-                      lambda settings: run_purge(settings.home, older_than_days))
+    def purge(settings: Settings) -> int:
+        with Store.open(settings.store_url) as store:
+            typer.echo(purge_biometrics_everywhere(store, settings.home, older_than_days).summary())
+        return 0
+
+    _watchlist_change(home, "purge", {"older_than_days": older_than_days}, purge)
 
 
 def main() -> None:

@@ -98,7 +98,16 @@ def _run_ingest_role(settings: Settings, stop: threading.Event) -> None:
     with Store.open(settings.store_url) as store, open_bus(settings.bus_url, settings.home) as bus:
         log.info("ingest: bus %s -> store %s", settings.bus_url, store.safe_url)
         threading.Thread(target=_compact_hourly, args=(bus, stop), daemon=True).start()
+        threading.Thread(target=_purge_biometrics, args=(store, settings.home, stop),
+                         name="biometric-purge", daemon=True).start()
         run_ingest(bus, store, stop, guard=guard)
+
+
+def _purge_biometrics(store: object, home: Path, stop: threading.Event) -> None:
+    """Face encodings and crops older than the retention: at start, then hourly."""
+    from cityops.retention import purge_on_schedule
+
+    purge_on_schedule(store, home, stop)  # type: ignore[arg-type]
 
 
 def _compact_hourly(bus: Bus, stop: threading.Event) -> None:
