@@ -145,7 +145,12 @@ class ConsumerLoop:
 
     def _set_aside_record(self, topic: Topic, record: Record, reason: str) -> None:
         log.warning("consumer %s: dead-lettered %s record %s: %s", self.group, topic.value, record.id, reason[:300])
-        self._publish_letter(topic, record.model_dump_json().encode("utf-8"), reason)
+        try:
+            payload = record.model_dump_json().encode("utf-8")
+        except ValueError as exc:  # a record that cannot even be serialised is still set aside
+            payload = repr(record).encode("utf-8", "backslashreplace")
+            reason = f"{reason} (and not serialisable: {exc})"
+        self._publish_letter(topic, payload, reason)
 
     def _publish_letter(self, topic: Topic, payload: bytes, reason: str) -> None:
         self.dead_lettered += 1
