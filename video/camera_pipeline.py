@@ -71,6 +71,9 @@ class PipelineOptions:
     min_face_views: int = 2
     sure_face_quality: float = 0.5
     snapshots: bool = True
+    skip_settled: bool = True
+    """A plate pass with SETTLED_READS equal reads stops reading (its box is still tracked);
+    False reads every plate box of every analysed frame (the bench's naive baseline)."""
 
 
 @dataclass(slots=True)
@@ -280,7 +283,8 @@ class CameraPipeline:
         their_ids: list[int] = []
         for (box, score), track_id in zip(found, ids, strict=True):
             known = self._by_track.get((SightingKind.PLATE, track_id))
-            if known is not None and not known.emitted and known.settled(SETTLED_READS):
+            if self.options.skip_settled and known is not None and not known.emitted \
+                    and known.settled(SETTLED_READS):
                 known.last_seen = max(known.last_seen, frame.ts)
                 continue
             to_read.append((box, score))
