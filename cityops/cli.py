@@ -274,7 +274,7 @@ def faces(
     raise typer.Exit(run_faces(sources, settings.home))
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # `--clips ...` go to the bench
 def bench(
     name: Annotated[str, typer.Argument(help="Which benchmark: " + ", ".join(
         sorted(p.stem.removeprefix("bench_") for p in (REPO_ROOT / "bench").glob("bench_*.py"))))],
