@@ -7,8 +7,9 @@ Everything the face code stores lives under `<home>/faces/`:
 - `unknown_people.db`: the centres of unknown people, purged when not seen for as long;
 - `watchlist/<person>/<id>.jpg`: enrolment photos' crops, kept while the person is on the
   watch list (a deliberate, logged decision) and deleted with `remove_enrolled`.
-The store's copy of encodings (in sightings) is purged by analytics with the same
-`biometric_cutoff()`.
+The store's copy (face sightings' encodings and the crops they name) is purged by
+`analytics.biometric_purge` with the same `biometric_cutoff()`; `cityops.retention` runs
+both (`cityops watchlist purge`, and hourly in the analytics process).
 """
 
 from __future__ import annotations
