@@ -24,8 +24,9 @@ from streams.config import Settings
 DEMO_CREDENTIALS_FILE = "demo_credentials.txt"
 
 
-def add_user(settings: Settings, name: str, role: str, password: str | None, out: IO[str] = sys.stdout) -> str:
+def add_user(settings: Settings, name: str, role: str, password: str | None, out: IO[str] | None = None) -> str:
     """Add a user; with no password, one is generated and printed once. Returns the password."""
+    out = out or sys.stdout
     generated = password is None
     password = password or generate_password()
     with Store.open(settings.store_url) as store:
@@ -37,7 +38,8 @@ def add_user(settings: Settings, name: str, role: str, password: str | None, out
     return password
 
 
-def list_users(settings: Settings, out: IO[str] = sys.stdout) -> int:
+def list_users(settings: Settings, out: IO[str] | None = None) -> int:
+    out = out or sys.stdout
     with Store.open(settings.store_url) as store:
         users = Accounts(store).users()
     for user in users:
@@ -46,7 +48,8 @@ def list_users(settings: Settings, out: IO[str] = sys.stdout) -> int:
     return len(users)
 
 
-def set_password(settings: Settings, name: str, password: str | None, out: IO[str] = sys.stdout) -> str:
+def set_password(settings: Settings, name: str, password: str | None, out: IO[str] | None = None) -> str:
+    out = out or sys.stdout
     generated = password is None
     password = password or generate_password()
     with Store.open(settings.store_url) as store:
@@ -58,19 +61,21 @@ def set_password(settings: Settings, name: str, password: str | None, out: IO[st
     return password
 
 
-def disable_user(settings: Settings, name: str, out: IO[str] = sys.stdout) -> None:
+def disable_user(settings: Settings, name: str, out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
     with Store.open(settings.store_url) as store:
         Accounts(store).disable(name)
         AuditLog(store).record(cli_actor(), Channel.CLI, "users.disable", {"name": name}, 1)
     print(f"disabled {name}; their open sessions have ended", file=out)
 
 
-def ensure_demo_users(settings: Settings, out: IO[str] = sys.stdout) -> dict[str, str] | None:
+def ensure_demo_users(settings: Settings, out: IO[str] | None = None) -> dict[str, str] | None:
     """One account per role with a generated password, unless the store has users already.
 
     The passwords are printed once and kept in `<home>/demo_credentials.txt` (mode 0600)
     so that a tester can find them; None when users existed (nothing made or printed).
     """
+    out = out or sys.stdout
     with Store.open(settings.store_url) as store:
         accounts = Accounts(store)
         if accounts.users():
