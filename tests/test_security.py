@@ -479,6 +479,17 @@ def test_login_form_refusal_and_the_admin_audit_page_in_a_browser(dash_duo, app,
     assert "研判分析" not in dash_duo.find_element("#topbar").text
     dash_duo.driver.get(f"{base}/logout")
     dash_duo.wait_for_element("#login-form", timeout=10)
+    # a wall screen whose account is disabled goes back to the login form by itself
+    with Store.open(settings.store_url) as store:
+        Accounts(store).add("night-shift", Role.OPERATOR, "night-shift-password")
+    dash_duo.find_element("#login-name").send_keys("night-shift")
+    dash_duo.find_element("#login-password").send_keys("night-shift-password")
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_element("#kpi-today", timeout=20)
+    with Store.open(settings.store_url) as store:
+        Accounts(store).disable("night-shift")
+    dash_duo.wait_for_element("#login-form", timeout=15)  # the next tick got 401
+    dash_duo.get_logs()  # that 401, as the console reports it
     # the admin sees the audit log, newest first, with the analyst's search
     browser_login(dash_duo, Role.ADMIN, "/admin")
     dash_duo.wait_for_contains_text("#adm-audit", "search.plate", timeout=20)
