@@ -27,7 +27,9 @@ from streams.config import Settings
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0
-RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+RESTART_BACKOFF_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Waits before restarting a child that died: at once the first time (a killed video worker
+must have its cameras back within 10 s), then longer while it keeps dying."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ but idle (no stream, no status).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import faulthandler
 import json
 import logging
@@ -296,6 +297,23 @@ def _heartbeats(runners: list[CameraRunner], bus: Bus, worker: str, stop: thread
         stop.wait(0.5)
 
 
+def _stop_with_parent() -> None:
+    """Get SIGTERM when the supervisor process dies, even by kill -9 (Linux).
+
+    Without it a killed `cityops worker` leaves its camera processes running, and the new
+    worker the demo supervisor starts reads the same cameras: every pass twice. SIGTERM
+    lets the orphan finish its passes (recorded in their journals) and stop.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the prctl
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def standby_main(conn: Connection, settings: Settings, options: WorkerOptions) -> None:
     """Entry point of a worker process: load everything, then wait for cameras to read.
 
@@ -308,6 +326,7 @@ def standby_main(conn: Connection, settings: Settings, options: WorkerOptions) -
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _stop_with_parent()
     import video.camera_pipeline  # noqa: F401 - the heavy imports, done while idle
     from video.readers import FaceReader, ReaderUnavailable, load_plate_reader
 
