@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 
 SECRET_FILE = "secret_key"
 SESSION_HOURS = 12
-OPEN_PATHS = ("/login", "/assets/", "/_favicon.ico")
-"""Reachable without logging in: the login form and the stylesheet it uses."""
+OPEN_PATHS = ("/login", "/logout", "/assets/", "/_favicon.ico")
+"""Reachable without logging in: the login form, logging out, the stylesheet the form uses."""
 API_PREFIXES = ("/api/", "/media/", "/admin/", "/_dash-")
 """Answered with 401/403 JSON rather than a redirect: machines and Dash's renderer call these."""
 
@@ -58,12 +58,17 @@ def secret_key(home: Path) -> str:
     if from_env:
         return from_env
     path = home / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secrets.token_hex(32))
+    if not path.exists():  # written whole, then linked into place: a racing process reads all or nothing
+        draft = home / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            draft.unlink()
     return path.read_text(encoding="ascii").strip()
 
 
@@ -183,9 +188,9 @@ def logout() -> flask.Response:
 
 def _safe_next(target: str, role: str) -> str:
     """Only a path on this site, and only one the role may open; else the role's first page."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return access.home_page(role)
     page = target.split("?", 1)[0]
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or page in ("/login", "/logout"):
+        return access.home_page(role)
     needed = access.PAGES.get(page)
     if needed is not None and not access.allowed(role, needed):
         return access.home_page(role)

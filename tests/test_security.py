@@ -157,6 +157,21 @@ def test_a_wrong_password_is_refused_with_a_clear_message(app: Any, settings: Se
     assert refused and refused[0].outcome == "denied"
 
 
+def test_login_sends_each_role_only_to_a_page_of_this_site_it_may_open(app: Any) -> None:
+    def landing(role: Role, next_path: str) -> str:
+        answer = _client(app).post("/login", data={"name": user_name(role), "password": PASSWORDS[role],
+                                                   "next": next_path})
+        assert answer.status_code == 302
+        return answer.headers["Location"]
+
+    assert landing(Role.ANALYST, "/analyst?lang=en") == "/analyst?lang=en"
+    assert landing(Role.OPERATOR, "/analyst") == "/"  # not a page an operator may open
+    assert landing(Role.TESTER, "") == "/tester"  # the role's first page
+    assert landing(Role.ADMIN, "/admin") == "/admin"
+    for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/logout"):
+        assert landing(Role.LEADER, elsewhere) == "/", elsewhere
+
+
 def test_the_session_cookie_is_httponly_samesite_lax_and_secure_over_https(
         app: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard import auth
