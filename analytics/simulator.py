@@ -158,6 +158,11 @@ class ComplaintSimulator:
         weekend = self.profile.weekend_factor if local.weekday() >= 5 else 1.0
         return self.profile.complaints_per_day / 24 * self.hourly[local.hour] * weekend
 
+    def speed_for(self, per_second: float, at: datetime) -> float:
+        """The live speed that creates about `per_second` complaints a real second at `at`
+        (load tests ask for a rate, not a speed; the hour of day still shapes it after)."""
+        return per_second * 3600 / max(self.rate_per_hour(at), 1e-9)
+
     def type_weights(self, month: int) -> list[float]:
         """Relative odds of each type in a month: level, season peak, known boosts."""
         boost = dict(self.profile.type_boost)

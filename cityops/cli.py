@@ -79,8 +79,11 @@ def demo(
     district: DistrictOpt = None,
     host: Annotated[str, typer.Option(help="Dashboard interface (0.0.0.0 in a container).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8050,
-    cameras: Annotated[int, typer.Option(help="Sample-media cameras to replay.")] = 6,
+    cameras: Annotated[int, typer.Option(help="Sample-media cameras to replay (beyond the "
+                                         "cameras with a clip of their own, clips are reused).")] = 6,
     speed: Annotated[float, typer.Option(help="Simulated complaint time per real second.")] = 60.0,
+    complaints_per_s: Annotated[float | None, typer.Option(
+        "--complaints-per-s", help="Live complaints a second (overrides --speed; load tests).")] = None,
     backfill_days: Annotated[int, typer.Option(help="Days of complaint history to simulate "
                                                "on first start.")] = 30,
 ) -> None:
@@ -93,6 +96,7 @@ def demo(
     ensure_demo_users(settings)  # one account per role, generated passwords printed once
     raise typer.Exit(run_demo(settings, DemoOptions(
         host=host, port=port, cameras=cameras, speed=speed, backfill_days=backfill_days,
+        complaints_per_s=complaints_per_s,
         start_tansu=(bus == "tansu"),
     )))
 
@@ -217,6 +221,8 @@ def dashboard(
 def simulate(
     home: HomeOpt = None, bus: BusOpt = None, db: DbOpt = None, district: DistrictOpt = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second (live mode).")] = 60.0,
+    complaints_per_s: Annotated[float | None, typer.Option(
+        "--complaints-per-s", help="Live complaints a second (overrides --speed).")] = None,
     backfill_days: Annotated[int, typer.Option(help="First publish this many days of history.")] = 0,
     live: Annotated[bool, typer.Option("--live/--no-live", help="Keep producing in real time.")] = True,
     seed: Annotated[int, typer.Option(help="Random seed (deterministic streams).")] = 7,
@@ -229,7 +235,8 @@ def simulate(
     settings = _settings(home, bus, db, district)
     _logging(settings, "simulate")
     raise typer.Exit(run_simulator(settings, speed=speed, backfill_days=backfill_days,
-                                   live=live, seed=seed, hotline_csv=hotline_csv))
+                                   live=live, seed=seed, hotline_csv=hotline_csv,
+                                   per_second=complaints_per_s))
 
 
 @app.command()

@@ -129,7 +129,7 @@ def _compact_hourly(bus: Bus, stop: threading.Event) -> None:
 
 
 def run_simulator(settings: Settings, *, speed: float, backfill_days: int, live: bool,
-                  seed: int, hotline_csv: Path | None) -> int:
+                  seed: int, hotline_csv: Path | None, per_second: float | None = None) -> int:
     from analytics.store import Store
     from streams.district import load_district
 
@@ -152,6 +152,11 @@ def run_simulator(settings: Settings, *, speed: float, backfill_days: int, live:
             bus.flush()
             log.info("backfill: %d complaints over %d days", count, backfill_days)
         if live:
+            if per_second:
+                from datetime import UTC, datetime
+
+                speed = sim.speed_for(per_second, datetime.now(UTC))
+                log.info("%.1f complaints a second: speed %.0f", per_second, speed)
             sim.run_live(speed=speed, stop=stop)
         bus.flush()
     store.close()

@@ -40,6 +40,7 @@ class DemoOptions:
     speed: float = 60.0
     backfill_days: int = 30
     start_tansu: bool = False
+    complaints_per_s: float | None = None  # overrides speed (load tests)
 
 
 @dataclass
@@ -168,7 +169,8 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
     sup = Supervisor(settings, env)
     sup.add(Child("analytics", ["analytics"], stop_order=2))
     sup.add(Child("dashboard", ["dashboard", "--host", options.host, "--port", str(options.port)], stop_order=1))
-    sup.add(Child("simulator", ["simulate", "--speed", str(options.speed)], stop_order=0))
+    rate = ["--complaints-per-s", str(options.complaints_per_s)] if options.complaints_per_s else []
+    sup.add(Child("simulator", ["simulate", "--speed", str(options.speed), *rate], stop_order=0))
     marker = settings.home / "backfill.done"
     if options.backfill_days > 0 and not marker.exists():
         sup.add(Child("backfill", ["simulate", "--no-live", "--backfill-days",

@@ -81,19 +81,30 @@ class WorkerOptions:
 
 def demo_jobs(count: int, media: Path = SAMPLE_MEDIA, district_file: Path | None = None,
               analysed_fps: float = DEFAULT_ANALYSED_FPS) -> list[CameraJob]:
-    """The district's first `count` cameras that have a sample clip `<camera_id>.mp4`."""
+    """The district's first `count` cameras, each replaying its sample clip `<camera_id>.mp4`.
+
+    Cameras without a clip of their own (a load test asks for 24; there are 10 clips)
+    replay the clips in turn, half a cycle later than the clip's own camera, so that one
+    car is not at two places at the same moment."""
     from streams.district import load_district
 
     cameras = load_district(district_file).cameras[:count]
     timing = _scenario_timing(media)
+    clips = sorted(media.glob("*.mp4"))
     jobs = []
+    reused = 0
     for camera in cameras:
         clip = media / f"{camera.id}.mp4"
+        shift = 0.0
         if not clip.is_file():
-            log.info("demo: no sample clip for %s: it stays idle", camera.id)
-            continue
+            if not clips:
+                log.info("demo: no sample clip for %s: it stays idle", camera.id)
+                continue
+            clip = clips[reused % len(clips)]
+            reused += 1
+            shift = 0.5
         cycle, offset = timing.get(clip.name, (None, 0.0))
-        schedule = LoopSchedule(cycle_s=cycle, offset_s=offset) if cycle else None
+        schedule = LoopSchedule(cycle_s=cycle, offset_s=(offset + shift * cycle) % cycle) if cycle else None
         jobs.append(CameraJob(camera.id, str(clip), analysed_fps, schedule))
     return jobs
 
