@@ -16,11 +16,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from analytics.queries import SightingQueries
+from analytics.queries import SightingQueries, Window
 from analytics.store import Store
 from streams.config import load_settings
 from streams.records import AlertKind, SightingKind
@@ -85,6 +86,10 @@ def test_a_watch_listed_face_on_two_cameras_gives_two_sightings_two_alerts_one_t
             time.sleep(0.5)
         time.sleep(2.0)  # anything extra (a duplicate sighting or alert) would arrive by now
         seen, alerts, trips = state()
+        every_alert = queries.alerts(kind=AlertKind.WATCHLIST)
+        today = Window(since=datetime.now(UTC) - timedelta(hours=1), until=datetime.now(UTC) + timedelta(minutes=1))
+        strangers = [h for h in queries.at_cameras(["PF-C002", "PF-C003"], today, kind=SightingKind.FACE)
+                     if h.identity != PERSON]
     finally:
         analytics.send_signal(signal.SIGTERM)
         try:
@@ -101,6 +106,9 @@ def test_a_watch_listed_face_on_two_cameras_gives_two_sightings_two_alerts_one_t
     # one watch-list alert per camera pass, each pointing at its sighting
     assert sorted(a.camera_id for a in alerts) == ["PF-C002", "PF-C003"], detail
     assert {e for a in alerts for e in a.evidence} >= {s.sighting_id for s in seen}, detail
+    # the other people in those clips: unknown-person ids, and no alert for them
+    assert strangers and all(h.identity.startswith("unknown:") for h in strangers), detail
+    assert len(every_alert) == 2, detail
     # one trip, C002 then C003
     assert len(trips) == 1, detail
     assert [p.camera_id for p in trips[0].points] == ["PF-C002", "PF-C003"], detail
