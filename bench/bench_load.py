@@ -308,8 +308,8 @@ def report(result: Run) -> str:
     span = s[-1].at - s[0].at or 1.0
     lines = [
         f"Run of {result.started_wall}: `cityops bench load --cameras {a.cameras} --complaints-per-s "
-        f"{a.complaints_per_s} --minutes {a.minutes} --backfill-days {a.backfill_days}`"
-        f"{' --bus ' + a.bus if a.bus else ''} on this machine ({os.cpu_count()} cores, shared with "
+        f"{a.complaints_per_s} --minutes {a.minutes} --backfill-days {a.backfill_days} --settle-s {a.settle_s:g} "
+        f"--every-s {a.every_s:g}{' --bus ' + a.bus if a.bus else ''}` on this machine ({os.cpu_count()} cores, shared with "
         f"whatever else runs: load average {os.getloadavg()[0]:.1f} at the end). Warm-up (dashboard up, "
         f"{a.backfill_days} days of history, a camera online, then {a.settle_s:.0f} s) took {result.warmup_s:.0f} s; then {len(s)} samples over "
         f"{span / 60:.1f} min.",

@@ -55,7 +55,7 @@ DEFAULT_MAX_BYTES = int(float(os.environ.get("CITYOPS_SPOOL_MAX_MB", "1024")) * 
 CHECK_EVERY_S = 0.5
 RESEND_BATCH = 1000
 REPLAY_WINDOW_S = float(os.environ.get("CITYOPS_REPLAY_WINDOW_S", "60"))
-REPLAY_MAX = 100_000
+REPLAY_MAX = 20_000
 """At most this many recent messages kept for a replay (memory bound)."""
 WRITE_AT = 1000
 """Messages held in memory before they are written to the spool without waiting for a flush."""
