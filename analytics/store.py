@@ -452,11 +452,16 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")  # durable across process crashes in WAL
-        # Checkpoint (and fsync) every ~40 MB of WAL instead of ~4 MB: index pages touched by
-        # many batches are written back once, which doubles sustained sighting ingest.
-        cursor.execute("PRAGMA wal_autocheckpoint = 10000")
-        cursor.execute("PRAGMA journal_size_limit = 67108864")
-        cursor.execute("PRAGMA cache_size = -32768")
+        # Checkpoint (and fsync) every ~200 MB of WAL instead of ~4 MB: index pages touched by
+        # many batches are written back once per checkpoint (the WAL file is cut back to
+        # 256 MB after one). Measured on sighting ingest: 10,000 frames instead of 1,000
+        # doubled it; 50,000 with the bigger cache below added ~10% at 10M sightings.
+        cursor.execute("PRAGMA wal_autocheckpoint = 50000")
+        cursor.execute("PRAGMA journal_size_limit = 268435456")
+        # Up to 128 MB of pages per connection (filled only as pages are read): a month's
+        # table and indexes have ~80 MB of interior pages at 50M sightings (25x the 3.3 MB
+        # counted at 2M), which then stay cached instead of being re-read on every insert.
+        cursor.execute("PRAGMA cache_size = -131072")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
