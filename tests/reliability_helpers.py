@@ -99,3 +99,18 @@ def local_writer(folder: str, writer: int, flushed: Any, count: int) -> None:
                 n += 1
             bus.flush()
             flushed.value = n
+
+
+def spool_then_die(bus_url: str, home: str, ready: Any, go: Any, count: int) -> None:
+    """Open the bus, wait for the test to stop the broker, publish `count` complaints
+    (they can only go to the spool), then die by SIGKILL without closing anything."""
+    import os
+    import signal
+
+    bus = open_bus(bus_url, Path(home))
+    ready.set()
+    go.wait(60)
+    for n in range(count):
+        bus.publish(complaint(7, n))
+    bus.flush()
+    os.kill(os.getpid(), signal.SIGKILL)

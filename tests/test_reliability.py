@@ -429,3 +429,74 @@ def test_killed_worker_is_restarted_and_its_cameras_are_back_within_10_s(tmp_pat
     print("\nRELIABILITY worker-killed", json.dumps(figures))
     assert not duplicated, duplicated
     assert max(recovery.values()) < 10, figures
+
+
+# ---------------------------------------------------------------- the spool's own promises
+
+
+@pytest.mark.kafka
+def test_a_spool_left_by_a_killed_producer_is_resent_by_the_next_one(tmp_path: Path) -> None:
+    """A producer SIGKILLed during an outage leaves its spool file; once the broker is back
+    another producer of the same home adopts it and resends every message, then removes it."""
+    from reliability_helpers import spool_then_die
+
+    from streams.spool import SpoolingBus
+
+    broker = TansuBroker(log_file=tmp_path / "tansu.log").start()
+    home = tmp_path / "home"
+    ready, go = spawn.Event(), spawn.Event()
+    child = spawn.Process(target=spool_then_die, args=(broker.url, str(home), ready, go, 300))
+    try:
+        child.start()
+        assert ready.wait(60)
+        broker.stop()
+        go.set()
+        child.join(60)
+        assert child.exitcode == -signal.SIGKILL
+        (left,) = (home / "spool").glob("*.db")
+        with sqlite3.connect(left) as conn:
+            assert conn.execute("SELECT count(*) FROM spooled").fetchone()[0] == 300
+        broker.start()
+        bus = open_bus(broker.url, home)
+        assert isinstance(bus, SpoolingBus)
+        assert _wait(lambda: not left.exists(), 30), "the orphan spool was not resent"
+        with bus.consumer("check", [Topic.COMPLAINTS]) as consumer:
+            got: set[str] = set()
+            deadline = time.monotonic() + 30
+            while len(got) < 300 and time.monotonic() < deadline:
+                got |= {json.loads(m.value)["id"] for m in consumer.poll(0.5)}
+        bus.close()
+    finally:
+        if child.is_alive():
+            child.kill()
+        broker.stop()
+    assert got == {f"ev07-{n:09d}" for n in range(300)}
+
+
+@pytest.mark.kafka
+def test_a_full_spool_refuses_with_a_clear_log_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from reliability_helpers import complaint
+
+    from streams.bus import BusUnavailable
+    from streams.kafkabus import KafkaBus
+    from streams.spool import SpoolingBus
+
+    broker = TansuBroker(log_file=tmp_path / "tansu.log").start()
+    bus = SpoolingBus(KafkaBus(broker.bootstrap), tmp_path / "spool", max_bytes=20_000)
+    try:
+        broker.stop()
+        refused = None
+        for n in range(200):  # ~600 bytes each: the spool holds about 30
+            try:
+                bus.publish(complaint(1, n))
+                bus.flush()
+            except BusUnavailable as exc:
+                refused = (n, str(exc))
+                break
+    finally:
+        with contextlib.suppress(BusUnavailable):
+            bus.close()
+        broker.stop()
+    assert refused is not None and "is full" in refused[1], refused
+    assert any("is full" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    assert 0 < bus.spooled < 200
