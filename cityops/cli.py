@@ -275,10 +275,11 @@ def faces(
     home: HomeOpt = None,
 ) -> None:
     """Find and name faces; one JSON object per line per face (per face track in video)."""
+    from cityops.security import audited_face_scan
     from video.faces.cli import run_faces
 
     settings = _settings(home)
-    raise typer.Exit(run_faces(sources, settings.home))
+    raise typer.Exit(audited_face_scan(settings, sources, lambda out: run_faces(sources, settings.home, out=out)))
 
 
 @app.command(context_settings={"ignore_unknown_options": True})  # `--clips ...` go to the bench

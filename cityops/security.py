@@ -120,5 +120,32 @@ def audited_watchlist_change(settings: Settings, action: str, query: dict[str, o
     return code
 
 
-__all__ = ["AccountError", "add_user", "audited_watchlist_change", "disable_user", "ensure_demo_users",
+class _CountingLines:
+    """Passes text through to `out`, counting the lines (one per result for the JSON-lines commands)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.lines = 0
+
+    def write(self, text: str) -> int:
+        self.lines += text.count("\n")
+        return self.out.write(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def audited_face_scan(settings: Settings, sources: list[Path], run: Callable[[IO[str]], int]) -> int:
+    """`cityops faces`: matching faces in media against the watch list is a face search: audited."""
+    out = _CountingLines(sys.stdout)
+    try:
+        code = run(out)  # type: ignore[arg-type]
+    finally:
+        with Store.open(settings.store_url) as store:
+            AuditLog(store).record(cli_actor(), Channel.CLI, "search.faces_in_media",
+                                   {"sources": [p.name for p in sources]}, out.lines)
+    return code
+
+
+__all__ = ["AccountError", "add_user", "audited_face_scan", "audited_watchlist_change", "disable_user", "ensure_demo_users",
            "export_audit", "list_users", "set_password"]

@@ -338,6 +338,11 @@ def test_cli_searches_and_watchlist_changes_are_audited(settings: Settings) -> N
         ("watchlist.enroll", 1 if enrolled.returncode == 0 else 0, "ok" if enrolled.returncode == 0 else "error"),
         ("watchlist.remove_plate", 0, "error"), ("watchlist.remove_plate", 1, "ok"), ("watchlist.add_plate", 1, "ok")]
     assert "黑C88888" in rows[3].query and "套牌嫌疑" in rows[3].query
+    # naming the faces in a photo against the watch list is a face search too
+    scanned = _cityops(settings, "faces", str(photo))
+    (scan,) = _audit(settings)[:1]
+    assert (scan.action, scan.results) == ("search.faces_in_media", scanned.stdout.count("\n"))
+    assert "grace_hopper.jpg" in scan.query
 
 
 def test_the_audit_table_refuses_update_and_delete(store_url: str) -> None:
