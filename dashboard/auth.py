@@ -6,7 +6,8 @@ once into `<home>/secret_key` (mode 0600), never from the code. The cookie holds
 user's id and session version, so a password change or `cityops users disable` ends
 every session of that user at its next request.
 
-`gate` runs before every request: not logged in -> 401 JSON for API, media and Dash
+Five wrong passwords for one name from one address in 5 minutes: that pair waits (429,
+`dashboard/login_throttle.py`). `gate` runs before every request: not logged in -> 401 JSON for API, media and Dash
 endpoints, a redirect to `/login` for pages; logged in without the permission the
 matrix (`dashboard/access.py`) asks for -> 403 JSON, recorded in the audit log.
 """
@@ -29,10 +30,12 @@ from analytics.audit import Actor, AuditLog, Channel, Outcome
 from dashboard import access, context
 from dashboard.access import PermissionDenied
 from dashboard.i18n import lang_of, tr
+from dashboard.login_throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "secret_key"
+THROTTLE = "cityops_login_throttle"
 SESSION_HOURS = 12
 OPEN_PATHS = ("/login", "/logout", "/assets/", "/_favicon.ico")
 """Reachable without logging in: the login form, logging out, the stylesheet the form uses."""
@@ -85,6 +88,7 @@ def install(server: flask.Flask) -> None:
         SESSION_COOKIE_SECURE=https(), REMEMBER_COOKIE_SECURE=https(), REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
     )
+    server.extensions[THROTTLE] = LoginThrottle()
     manager = LoginManager()
     manager.init_app(server)
 
@@ -161,17 +165,32 @@ def login() -> flask.Response | tuple[flask.Response | str, int] | str:
     request = flask.request
     lang = lang_of(request.values.get("lang"))
     if request.method == "GET":
-        return _login_page(lang, request.args.get("next", ""), error=False)
+        return _login_page(lang, request.args.get("next", ""), error=None)
     data = request.get_json(silent=True) if request.is_json else request.form
     data = data if isinstance(data, dict) or hasattr(data, "get") else {}
     name, password = str(data.get("name") or ""), str(data.get("password") or "")
+    throttle: LoginThrottle = flask.current_app.extensions[THROTTLE]
+    address = request.remote_addr or "-"
+    wait_s = throttle.wait_s(name, address)
+    if wait_s > 0:  # refused before the password is even checked
+        AuditLog(context.store()).record(Actor(name[:64] or "-", "-"), _channel(), "login",
+                                         {"name": name[:64], "throttled": True}, None, Outcome.DENIED)
+        seconds = int(wait_s) + 1
+        answer = (flask.jsonify(error=tr("login.throttled", "en").format(s=seconds)) if request.is_json  # as the API
+                  else flask.make_response(_login_page(lang, str(data.get("next") or ""),
+                                                       error=tr("login.throttled", lang).format(s=seconds))))
+        answer.status_code = 429
+        answer.headers["Retry-After"] = str(seconds)
+        return answer
     user = Accounts(context.store()).verify(name, password) if name and password else None
     AuditLog(context.store()).record(Actor(name[:64] or "-", user.role.value if user else "-"), _channel(),
                                      "login", {"name": name[:64]}, None, Outcome.OK if user else Outcome.DENIED)
     if user is None:
+        throttle.failed(name, address)
         if request.is_json:
             return flask.jsonify(error="wrong user name or password"), 401
-        return _login_page(lang, str(data.get("next") or ""), error=True), 401
+        return _login_page(lang, str(data.get("next") or ""), error=tr("login.wrong", lang)), 401
+    throttle.succeeded(name, address)
     flask.session.permanent = True
     login_user(SessionUser(user))
     if request.is_json:
@@ -197,10 +216,10 @@ def _safe_next(target: str, role: str) -> str:
     return target
 
 
-def _login_page(lang: str, next_path: str, *, error: bool) -> str:
+def _login_page(lang: str, next_path: str, *, error: str | None) -> str:
     other = "zh" if lang == "en" else "en"
     switch = "?" + urlencode({"lang": other, **({"next": next_path} if next_path else {})})
-    message = f'<p class="login-error" id="login-error">{escape(tr("login.wrong", lang))}</p>' if error else ""
+    message = f'<p class="login-error" id="login-error">{escape(error)}</p>' if error else ""
     return f"""<!DOCTYPE html>
 <html lang="{'en' if lang == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
 <title>{escape(tr("login.title", lang))} · CityOps</title>

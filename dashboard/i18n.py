@@ -147,6 +147,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "login.password": ("密码", "Password"),
     "login.submit": ("登录", "Log in"),
     "login.wrong": ("用户名或密码错误", "Wrong user name or password"),
+    "login.throttled": ("密码错误次数过多, 请 {s} 秒后再试", "Too many wrong passwords: try again in {s} s"),
     "login.note": ("账号由管理员用 cityops users add 创建; 所有检索均记入审计日志",
                    "Accounts are made by an admin with cityops users add; every search is audited"),
     "role.operator": ("值班员", "operator"), "role.analyst": ("研判员", "analyst"),

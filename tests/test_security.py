@@ -157,6 +157,40 @@ def test_a_wrong_password_is_refused_with_a_clear_message(app: Any, settings: Se
     assert refused and refused[0].outcome == "denied"
 
 
+def test_five_wrong_passwords_make_that_name_wait(app: Any, settings: Settings) -> None:
+    with Store.open(settings.store_url) as store:
+        Accounts(store).add("guessed-at", Role.ANALYST, "the-real-password")
+    client = _client(app)
+    for _ in range(5):
+        assert client.post("/login", json={"name": "guessed-at", "password": "a-guess-123"}).status_code == 401
+    waiting = client.post("/login", json={"name": "guessed-at", "password": "the-real-password"})
+    assert waiting.status_code == 429 and 0 < int(waiting.headers["Retry-After"]) <= 300
+    assert "try again" in waiting.get_json()["error"]
+    form = client.post("/login", data={"name": "GUESSED-AT", "password": "x"})  # names are not case-tricks
+    assert form.status_code == 429 and "请" in form.get_data(as_text=True)
+    assert '"throttled": true' in _audit(settings, "guessed-at")[0].query
+    assert client.post("/login", json={"name": user_name(Role.ANALYST),
+                                       "password": PASSWORDS[Role.ANALYST]}).status_code == 200  # others unaffected
+
+
+def test_the_throttle_forgets_after_its_window_and_on_success() -> None:
+    from dashboard.login_throttle import LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(max_failures=3, window_s=60, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.failed("li", "10.0.0.1")
+    assert throttle.wait_s("li", "10.0.0.1") == pytest.approx(60)
+    assert throttle.wait_s("li", "10.0.0.2") == 0 and throttle.wait_s("wang", "10.0.0.1") == 0
+    now[0] += 61
+    assert throttle.wait_s("li", "10.0.0.1") == 0
+    throttle.failed("li", "10.0.0.1")
+    throttle.succeeded("li", "10.0.0.1")
+    throttle.failed("li", "10.0.0.1")
+    throttle.failed("li", "10.0.0.1")
+    assert throttle.wait_s("li", "10.0.0.1") == 0  # a success starts the count again
+
+
 def test_login_sends_each_role_only_to_a_page_of_this_site_it_may_open(app: Any) -> None:
     def landing(role: Role, next_path: str) -> str:
         answer = _client(app).post("/login", data={"name": user_name(role), "password": PASSWORDS[role],
