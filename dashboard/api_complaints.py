@@ -406,7 +406,10 @@ def openapi_spec() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "CityOps complaints API", "version": "1",
                  "description": "Submit complaints, move them through their lifecycle, read rankings, "
-                                "grid status, heat maps and trends."},
+                                "grid status, heat maps and trends. Log in first: POST /login with "
+                                "{\"name\", \"password\"} and send back the cityops_session cookie; "
+                                "roles operator, leader and admin may call these (401 without a "
+                                "session, 403 for other roles)."},
         "paths": paths,
         "components": {"schemas": schemas},
     }

@@ -220,6 +220,9 @@ def _login_page(lang: str, next_path: str, *, error: str | None) -> str:
     other = "zh" if lang == "en" else "en"
     switch = "?" + urlencode({"lang": other, **({"next": next_path} if next_path else {})})
     message = f'<p class="login-error" id="login-error">{escape(error)}</p>' if error else ""
+    if not Accounts(context.store()).users():  # a fresh deployment: say how to make the first admin
+        message += f'<p class="login-error" id="login-no-users">{escape(tr("login.no_users", lang))}</p>'
+
     return f"""<!DOCTYPE html>
 <html lang="{'en' if lang == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
 <title>{escape(tr("login.title", lang))} · CityOps</title>

@@ -147,6 +147,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "login.password": ("密码", "Password"),
     "login.submit": ("登录", "Log in"),
     "login.wrong": ("用户名或密码错误", "Wrong user name or password"),
+    "login.no_users": ("尚无用户: 请在服务器上运行 cityops users add 用户名 --role admin",
+                       "No users yet: run cityops users add NAME --role admin on the server"),
     "login.throttled": ("密码错误次数过多, 请 {s} 秒后再试", "Too many wrong passwords: try again in {s} s"),
     "login.note": ("账号由管理员用 cityops users add 创建; 所有检索均记入审计日志",
                    "Accounts are made by an admin with cityops users add; every search is audited"),

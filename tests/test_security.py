@@ -142,6 +142,22 @@ def test_the_login_page_speaks_both_languages(app: Any) -> None:
     assert 'id="login-form"' in zh and "用户登录" in zh and 'type="password"' in zh
     en = client.get("/login?lang=en").get_data(as_text=True)
     assert "Log in" in en and "Password" in en
+    assert "login-no-users" not in en
+
+
+def test_a_fresh_deployment_says_how_to_make_the_first_admin(tmp_path: Path) -> None:
+    from dashboard import auth, context
+
+    fresh = load_settings(home=tmp_path / "fresh").ensure()
+    previous = context.settings()
+    context.configure(fresh)
+    try:
+        server = flask.Flask("fresh")
+        auth.install(server)
+        page = server.test_client().get("/login?lang=en").get_data(as_text=True)
+    finally:
+        context.configure(previous)
+    assert "No users yet: run cityops users add NAME --role admin" in page
 
 
 def test_a_wrong_password_is_refused_with_a_clear_message(app: Any, settings: Settings) -> None:
