@@ -9,7 +9,7 @@ Anything not named here is refused (a new callback or route must be added to the
 |---|---|---|---|---|---|---|
 | wall       | wall page (`/`): complaints, alerts, grid state, trails, camera detail | x | x | x |   | x |
 | complaints | `/api/complaints...`, `/api/rankings`, `/api/grids/status`, `/api/heatmap`, `/api/trends`, `/api/openapi.json` | x |   | x |   | x |
-| media      | `/media/...` snapshots and face crops | x | x |   |   | x |
+| media      | `/media/...` snapshots and face crops (the wall's camera detail shows them) | x | x | x |   | x |
 | search     | analyst page (`/analyst`), `/api/search`: plate, face, photo, camera, area, companions, trajectories, alerts | | x | |   | x |
 | leader     | leader page (`/leader`): trends, rankings, heat map, camera availability |   |   | x |   | x |
 | tester     | tester page (`/tester`): replay a video through the recognisers |   |   |   | x | x |
@@ -41,7 +41,7 @@ P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset({P.WALL, P.COMPLAINTS, P.MEDIA}),
     Role.ANALYST: frozenset({P.WALL, P.SEARCH, P.MEDIA}),
-    Role.LEADER: frozenset({P.WALL, P.LEADER, P.COMPLAINTS}),
+    Role.LEADER: frozenset({P.WALL, P.LEADER, P.COMPLAINTS, P.MEDIA}),
     Role.TESTER: frozenset({P.TESTER}),
     Role.ADMIN: frozenset(Permission),
 }
