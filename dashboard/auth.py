@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 SECRET_FILE = "secret_key"
 THROTTLE = "cityops_login_throttle"
 SESSION_HOURS = 12
-OPEN_PATHS = ("/login", "/logout", "/assets/", "/_favicon.ico")
+OPEN_PATHS = frozenset({"/login", "/logout", "/_favicon.ico"})
+OPEN_PREFIXES = ("/assets/",)
 """Reachable without logging in: the login form, logging out, the stylesheet the form uses."""
 API_PREFIXES = ("/api/", "/media/", "/admin/", "/_dash-")
 """Answered with 401/403 JSON rather than a redirect: machines and Dash's renderer call these."""
@@ -112,7 +113,7 @@ def install(server: flask.Flask) -> None:
 def gate() -> flask.Response | tuple[flask.Response, int] | None:
     """Refuse the request unless the user is logged in and the matrix lets their role do it."""
     path = flask.request.path
-    if path.startswith(OPEN_PATHS):
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
         return None
     if not current_user.is_authenticated:
         if path.startswith(API_PREFIXES):

@@ -126,6 +126,7 @@ def test_nothing_is_served_without_logging_in(app: Any, settings: Settings) -> N
     answer = client.post("/_dash-update-component", json=_search_callback(app))
     assert answer.status_code == 401 and "A12345" not in answer.get_data(as_text=True)
     assert client.post("/api/complaints", json={"text": "路灯不亮"}).status_code == 401
+    assert client.get("/login-but-not-quite").status_code == 302  # only the exact open paths are open
     # every route the server has, whatever its method: refused (only the login form and its CSS are open)
     for rule in app.server.url_map.iter_rules():
         if rule.rule.startswith(("/login", "/logout", "/assets/", "/_favicon.ico")):
