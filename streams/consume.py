@@ -26,6 +26,11 @@ MAX_LETTER_PAYLOAD = 100_000
 hash), so the letter itself stays under the codec's size limit even after base64 or JSON
 escaping and can be read back like any other record."""
 
+MAX_RETRY_PAUSE_S = 5.0
+"""Longest wait between tries while the bus or the database is down: a try costs a refused
+TCP connect or one query, and a restarted broker is read again within seconds (with 30 s
+the store caught up 26 s after a broker restart instead of 9 s)."""
+
 Handler = Callable[[list[tuple[Topic, Record]]], None]
 
 
@@ -77,7 +82,7 @@ class ConsumerLoop:
                     log.warning("consumer %s: %s; retrying in %.0f s", self.group, exc, pause)
                     self._drop_consumer()
                     self.stop.wait(pause)
-                    pause = min(pause * 2, 30.0)
+                    pause = min(pause * 2, MAX_RETRY_PAUSE_S)
         finally:
             self.close()
 

@@ -86,12 +86,14 @@ def test_broker_down_30_s_under_load_loses_and_duplicates_nothing(tmp_path: Path
         for child in children:
             child.join(run_s + 60)
             assert child.exitcode == 0
+        produced_until = time.monotonic()
         reports = {n: json.loads((tmp_path / f"p{n}.json").read_text()) for n, _, _ in producers}
         sent_sightings = sum(reports[n]["sent"] for n, kind, _ in producers if kind == "sighting")
         sent_complaints = sum(reports[n]["sent"] for n, kind, _ in producers if kind == "complaint")
         caught_up = _wait(lambda: len(_store_ids(db, "sightings")) >= sent_sightings
                           and len(_store_ids(db, "complaint_events")) >= sent_complaints, 120)
         recovered_s = time.monotonic() - up_at
+        complete_s = time.monotonic() - produced_until
     finally:
         stop.set()
         consumer.join(30)
@@ -117,7 +119,9 @@ def test_broker_down_30_s_under_load_loses_and_duplicates_nothing(tmp_path: Path
         "spooled": sum(r["spooled"] for r in reports.values()),
         "replayed_after_outage": sum(r["replayed"] for r in reports.values()),
         "longest_producer_flush_s": max(r["longest_flush_s"] for r in reports.values()),
-        "store_caught_up_s_after_restart": round(recovered_s, 1),
+        "producing_went_on_s_after_restart": round(produced_until - up_at, 1),
+        "store_complete_s_after_restart": round(recovered_s, 1),
+        "store_complete_s_after_last_produced": round(complete_s, 1),
         "left_in_spool": sum(r["left_in_spool"] for r in reports.values()),
     }
     print("\nRELIABILITY broker-outage", json.dumps(figures))
