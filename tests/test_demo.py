@@ -60,6 +60,14 @@ def _complaints(home: Path) -> int:
         return 0
 
 
+def _command(process: psutil.Process) -> list[str]:
+    """A child's command line; [] for one that has already exited (the one-shot backfill)."""
+    try:
+        return process.cmdline()
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return []
+
+
 def _demo_credentials(home: Path) -> dict[str, str]:
     """The accounts `cityops demo` made, from the file it leaves for testers."""
     lines = (home / "demo_credentials.txt").read_text(encoding="utf-8").splitlines()
@@ -134,7 +142,7 @@ def test_demo_serves_the_wall_with_live_complaints_and_stops_cleanly(tmp_path: P
               "simulated complaints in the store")
         children += psutil.Process(demo.pid).children(recursive=True)
         assert {"analytics", "dashboard", "simulate"} <= {
-            arg for child in children for arg in child.cmdline()[3:4]
+            arg for child in children for arg in _command(child)[3:4]
         }
         if CHROMIUM and shutil.which("chromedriver"):
             dom = _wall_dom_after_login(port, "demo-operator", credentials["demo-operator"])

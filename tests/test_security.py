@@ -478,6 +478,46 @@ def test_cli_adds_lists_sets_passwords_and_disables_users(app: Any, settings: Se
                            ("users.add", True)]
 
 
+def test_cli_prompts_for_the_password_twice_at_a_terminal(app: Any, settings: Settings) -> None:
+    """The interactive path, on a real pseudo-terminal: typed twice, not echoed."""
+    import pty
+    import select
+    import time
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "cityops.cli", "users", "add", "zhou", "--role", "leader",
+                             "--home", str(settings.home)], cwd=ROOT, stdin=child, stdout=child, stderr=child,
+                            close_fds=True)
+    os.close(child)
+    seen = b""
+
+    def read_until(marker: bytes, timeout_s: float = 60) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout_s
+        while marker not in seen and time.monotonic() < deadline:
+            if select.select([main], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(main, 1024)
+                except OSError:
+                    break
+        assert marker in seen, seen
+
+    try:
+        read_until(b"Password: ")
+        os.write(main, b"zhou-password-1\n")
+        read_until(b"Repeat for confirmation: ")
+        os.write(main, b"zhou-password-1\n")
+        read_until(b"added zhou (leader)")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(main)
+    assert b"zhou-password-1" not in seen  # never echoed
+    answer = app.server.test_client().post("/login", json={"name": "zhou", "password": "zhou-password-1"})
+    assert answer.status_code == 200 and answer.get_json()["role"] == "leader"
+
+
 def test_demo_accounts_are_generated_printed_once_and_kept_0600(tmp_path: Path) -> None:
     from cityops.security import ensure_demo_users
 
