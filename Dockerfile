@@ -14,6 +14,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The source tree is what runs (models/, sample_media/, dashboard assets and pages are not
+# all Python packages); `pip install .` only provides the `cityops` command.
+ENV PYTHONPATH=/app
 # Dependencies first, so code changes do not reinstall them.
 COPY requirements.txt ./
 COPY deps ./deps
