@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -58,6 +59,7 @@ class Child:
     done: bool = False
     started_at: float = field(default=0.0)
     on_done: Callable[[], None] | None = None
+    niceness: int = 0  # added to the child's nice value (lower CPU priority)
 
 
 def _die_with_parent() -> None:
@@ -67,6 +69,20 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def _child_setup(niceness: int) -> None:
+    """In the child, before exec: die with the parent, and take the asked CPU priority."""
+    _die_with_parent()
+    if niceness:
+        os.nice(niceness)
+
+
+VIDEO_NICENESS = 5
+"""The video workers yield the CPU to the wall and the analytics consumers: when a machine
+is short of cores, cameras are analysed at a lower frame rate (files and streams are read
+live, so nothing queues up) while operators still see the wall update and every sighting
+and complaint that was produced is still stored."""
 
 
 class Supervisor:
@@ -85,7 +101,8 @@ class Supervisor:
         child.proc = subprocess.Popen(
             [sys.executable, "-m", "cityops.cli", *child.args],
             stdout=child.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self.env, start_new_session=True, preexec_fn=_die_with_parent,
+            env=self.env, start_new_session=True,
+            preexec_fn=partial(_child_setup, child.niceness),
         )
         child.started_at = time.monotonic()
         log.info("started %s (pid %d): cityops %s", child.name, child.proc.pid, " ".join(child.args))
@@ -210,4 +227,5 @@ def _add_video_workers(sup: Supervisor, settings: Settings, options: DemoOptions
     if not any(media.glob("*.mp4")):
         log.info("no sample media in %s: cameras stay idle", media)
         return
-    sup.add(Child("video", ["worker", "--demo", "--cameras", str(options.cameras)], stop_order=0))
+    sup.add(Child("video", ["worker", "--demo", "--cameras", str(options.cameras)], stop_order=0,
+                  niceness=VIDEO_NICENESS))
