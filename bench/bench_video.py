@@ -127,7 +127,10 @@ def _warm_up(plates, faces) -> None:
     import numpy as np
 
     blank = np.full((720, 1280, 3), 127, np.uint8)
-    plates.read_frame(blank)
+    if hasattr(plates, "warm_up"):
+        plates.warm_up()  # PP-OCR too, which only unsure reads load
+    else:
+        plates.read_frame(blank)
     faces.find(blank, [(0, 0, 1280, 720)], 0)
 
 

@@ -30,10 +30,10 @@ import cv2
 import numpy as np
 
 from streams.records import BBox, Detection, Frame, Sighting, SightingKind, new_id
-from video.motion import MotionGate
+from video.motion import MotionGate, merge_boxes
 from video.pass_journal import PassJournal
 from video.plates.grammar import normalize_plate
-from video.readers import FaceReader, PlateReader, SeparateStepsReader
+from video.readers import FaceReader, PlateReader, SecondOpinion, SeparateStepsReader
 from video.tracking import Tracker
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 DEFAULT_ANALYSED_FPS = 2.0
 SETTLED_READS = 3
 """Reads of one plate, all the same, after which a pass stops reading (it still tracks)."""
+NOT_A_PLATE_WAIT = 3
+"""Analysed frames between PP-OCR opinions of a box it last read as no plate at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,13 @@ class PipelineOptions:
     gate: bool = True
     """False: detectors see every analysed frame whole (the naive baseline of the bench)."""
     face_fps: float = 1.0
-    """Faces are searched at most this often (people walk: a face stays in view for
-    seconds, and the HOG detector is the costliest step); 0 = on every analysed frame."""
+    """Faces are looked for at most this often (people walk: a face stays in view for
+    seconds); 0 = on every analysed frame."""
+    new_face_fps: float = 0.5
+    """...but the moving regions are searched whole for faces not yet followed only this
+    often (a face stays in view 7-9 s on the sample media, and HOG costs ~100 ms of CPU on
+    a busy 720p frame); in between, only around the faces already followed (a few % of
+    the pixels). 0 = every face look searches the regions whole."""
     key_every_s: float = 10.0
     """With the gate on, one frame this often is still searched whole: what stands still
     (a person waiting at the crossing) never moves into a motion region."""
@@ -100,6 +107,7 @@ class _Pass:
     best_by_text: dict[str, PlateRead] = field(default_factory=dict)
     best_face: FaceCandidate | None = None
     best_face_ts: datetime | None = None
+    last_box: BBox | None = None  # a face pass's latest box: where to look for it next
     views: int = 0
     emitted: bool = False
 
@@ -107,6 +115,16 @@ class _Pass:
         """At least this many reads, all of one plate (nothing else read): more reads of
         it would add cost but no evidence."""
         return len(self.reads) >= reads and len({r.text for r in self.reads}) == 1
+
+
+@dataclass(slots=True)
+class _TrackOpinion:
+    """PP-OCR's last opinion of one plate track's plate, and when (analysed frame numbers)
+    it was asked and the track last read."""
+
+    opinion: SecondOpinion
+    asked_at: int
+    seen_at: int
 
 
 @dataclass(slots=True)
@@ -204,10 +222,12 @@ class CameraPipeline:
         self._face_tracker = Tracker(analysed_fps=fps, high_confidence=0.3, activation=0.0)
         self._open: list[_Pass] = []
         self._by_track: dict[tuple[SightingKind, int], _Pass] = {}
+        self._opinions: dict[int, _TrackOpinion] = {}  # plate track id -> PP-OCR's last read
         self._numbers = count(1)
         self._run = new_id()[:10]
         self._last_key: datetime | None = None
         self._last_face: datetime | None = None
+        self._last_new_face: datetime | None = None
         self.stats = PipelineStats()
 
     # ------------------------------------------------------------ per frame
@@ -236,7 +256,8 @@ class CameraPipeline:
             self.stats.plates_s += time.perf_counter() - started
         if self.faces is not None and self._face_due(frame.ts):
             started = time.perf_counter()
-            views = self.faces.find(image, regions, frame.index) if regions else []
+            where = regions if self._new_faces_due(frame.ts) else self._around_followed_faces(width, height)
+            views = self.faces.find(image, where, frame.index) if where else []
             self.stats.faces_s += time.perf_counter() - started
             self._add_faces(frame, views, ts)
         return self._close(frame.ts, final=False)
@@ -249,6 +270,26 @@ class CameraPipeline:
             return False
         self._last_face = ts
         return True
+
+    def _new_faces_due(self, ts: datetime) -> bool:
+        rate = self.options.new_face_fps
+        if rate <= 0 or rate >= self.options.face_fps or self.options.face_fps <= 0:
+            return True
+        if self._last_new_face is not None and (ts - self._last_new_face).total_seconds() < 0.95 / rate:
+            return False
+        self._last_new_face = ts
+        return True
+
+    def _around_followed_faces(self, width: int, height: int) -> list[BBox]:
+        """A window of three face sizes around each open face pass's last box: where that
+        face can be a second later at walking pace."""
+        windows = []
+        for p in self._open:
+            if p.kind is SightingKind.FACE and not p.emitted and p.last_box is not None:
+                x1, y1, x2, y2 = p.last_box
+                w, h = x2 - x1, y2 - y1
+                windows.append((max(0, x1 - w), max(0, y1 - h), min(width, x2 + w), min(height, y2 + h)))
+        return merge_boxes(windows)
 
     def finish(self) -> list[Sighting]:
         """End of the stream: every open pass ends now."""
@@ -289,8 +330,43 @@ class CameraPipeline:
                 continue
             to_read.append((box, score))
             their_ids.append(track_id)
-        detections = plates.read(frame.image, to_read) if to_read else []
-        self._add_reads(frame, list(zip(detections, their_ids, strict=True)))
+        self._add_reads(frame, list(zip(self._read_boxes(frame.image, to_read, their_ids), their_ids, strict=True)))
+
+    def _read_boxes(self, image: np.ndarray, boxes: list[tuple[BBox, float]], track_ids: list[int]) -> list[Detection]:
+        """Read these tracked boxes, handing each PP-OCR's recent opinions of this camera's
+        plates (when the reader takes them: `read_tracked`), so that the reader need not
+        ask again while our read still agrees with one."""
+        if not boxes:
+            return []
+        read_tracked = getattr(self.plates, "read_tracked", None)
+        if read_tracked is None:
+            return self.plates.read(image, boxes)  # type: ignore[union-attr]
+        now = self.stats.frames
+        keep = max(2, round(self.options.pass_gap_s * self.options.analysed_fps))
+        self._opinions = {t: o for t, o in self._opinions.items() if now - o.seen_at <= keep}
+        plates_seen = list(dict.fromkeys(o.opinion for o in self._opinions.values()
+                                         if normalize_plate(o.opinion[0]) is not None))
+        earlier = [[self._opinions[t].opinion] + plates_seen if t in self._opinions else plates_seen
+                   for t in track_ids]
+        may_ask = [self._may_ask(track_id) for track_id in track_ids]
+        out = []
+        for (det, opinion), track_id in zip(read_tracked(image, boxes, earlier, may_ask), track_ids, strict=True):
+            mine = self._opinions.get(track_id)
+            if opinion is not None and (mine is None or opinion is not mine.opinion):
+                self._opinions[track_id] = _TrackOpinion(opinion, asked_at=now, seen_at=now)
+            elif mine is not None:
+                mine.seen_at = now
+            out.append(det)
+        return out
+
+    def _may_ask(self, track_id: int) -> bool:
+        """A track whose last PP-OCR opinion was no plate at all (a sign, a bumper sticker:
+        the detector's usual false boxes) is asked again only every NOT_A_PLATE_WAIT
+        analysed frames: each opinion costs ~40 ms of CPU and such boxes stay in view."""
+        mine = self._opinions.get(track_id)
+        if mine is None or normalize_plate(mine.opinion[0]) is not None:
+            return True
+        return self.stats.frames - mine.asked_at >= NOT_A_PLATE_WAIT
 
     def _add_plates(self, frame: Frame, detections: list[Detection], ts: float) -> None:
         """Reads from a reader without a separate `detect`: track the read boxes."""
@@ -357,6 +433,7 @@ class CameraPipeline:
                 self._by_track[(SightingKind.FACE, track_id)] = found
             found.views += 1
             found.last_seen = max(found.last_seen, frame.ts)
+            found.last_box = view.bbox
             if found.best_face is None or _better_face(view, found.best_face):
                 found.best_face = view
                 found.best_face_ts = frame.ts

@@ -48,6 +48,10 @@ _DLIB = threading.Lock()
 network with its own buffers): camera threads of one process take turns with them."""
 
 
+SecondOpinion = tuple[str, float]
+"""PP-OCR's reading of a plate crop (separators removed) and its score."""
+
+
 class ReaderUnavailable(RuntimeError):
     """A detector cannot be loaded (models missing, broken install); says how to fix it."""
 
@@ -120,6 +124,18 @@ class VideoPlateReader:
 
     def read(self, image: np.ndarray, found: Sequence[tuple[BBox, float]]) -> list[Detection]:
         """Read the plates in these boxes (from `detect`), one Detection per box."""
+        return [det for det, _ in self.read_tracked(image, found, [()] * len(found))]
+
+    def read_tracked(self, image: np.ndarray, found: Sequence[tuple[BBox, float]],
+                     earlier: Sequence[Sequence[SecondOpinion]],
+                     may_ask: Sequence[bool] | None = None) -> list[tuple[Detection, SecondOpinion | None]]:
+        """`read`, for boxes that belong to tracks: `earlier[i]` are PP-OCR's recent opinions
+        that may be of box i's plate (its track's last one first: the same car a moment
+        ago; then those of the camera's other open passes, for a car the tracker lost).
+        When our read of the box still says what one of them said, PP-OCR would only say
+        it again (~40 ms of CPU a call): that opinion is reused. `may_ask[i]` False: no new
+        opinion for box i this time (the caller rations them per track). Returns each
+        Detection with the opinion it was decided on, for the caller to keep."""
         from video.plates.recognizer import pad_box
 
         rec = self.recognizer
@@ -128,18 +144,28 @@ class VideoPlateReader:
             x1, y1, x2, y2 = pad_box(box, image.shape)
             crop = image[y1:y2, x1:x2]
             crops.append(crop if crop.size else np.zeros((8, 24, 3), np.uint8))  # keep one per box
-        out = []
-        for (box, score), crop, (raw, probs) in zip(found, crops, rec.reader.read(crops) if crops else [],  # type: ignore[attr-defined]
-                                                     strict=True):
+        out: list[tuple[Detection, SecondOpinion | None]] = []
+        reads = rec.reader.read(crops) if crops else []  # type: ignore[attr-defined]
+        asks = may_ask if may_ask is not None else [True] * len(found)
+        for (box, score), crop, before, ask, (raw, probs) in zip(found, crops, earlier, asks, reads, strict=True):
             second = None
             unsure = not probs or min(probs) < rec.min_char_confidence  # type: ignore[attr-defined]
             if self.second_opinion and unsure and box[2] - box[0] >= self.MIN_SECOND_OPINION_PX:
-                second = self._second_opinion(crop)
+                second = next((opinion for opinion in before if _opinion_holds(raw, opinion)), None)
+                if second is None and ask:
+                    second = self._second_opinion(crop)
             det = rec._decide(image, box, score, raw, probs, second)  # type: ignore[attr-defined]
             if det.text is None and second is not None:
                 det = self._province_from_second_opinion(det, raw, probs, second)
-            out.append(det)
+            out.append((det, second))
         return out
+
+    def warm_up(self) -> None:
+        """Load every model now (PP-OCR's import and sessions take seconds): a camera's
+        first unsure plate, or a benchmark's clock, should not pay for it."""
+        self.read_frame(np.full((720, 1280, 3), 127, np.uint8))
+        if self.second_opinion and self._ok:
+            self._second_opinion(np.full((48, 160, 3), 127, np.uint8))
 
     def read_frame(self, image: np.ndarray) -> list[Detection]:
         if not self._ok:
@@ -169,7 +195,7 @@ class VideoPlateReader:
             return self.recognizer.read_regions(image, list(regions))  # type: ignore[attr-defined]
         return [d for region in regions for d in self.read(image, self.detect(image, region))]
 
-    def _second_opinion(self, crop: np.ndarray) -> tuple[str, float] | None:
+    def _second_opinion(self, crop: np.ndarray) -> SecondOpinion | None:
         from video.plates.recognizer import _clean
 
         result = self.recognizer._ppocr(rec_only=True)(crop, use_det=False, use_cls=False)  # type: ignore[attr-defined]
@@ -231,6 +257,20 @@ class FaceReader:
     def close(self) -> None:
         self._matcher.close()
         self._watchlist.close()
+
+
+def _opinion_holds(raw: str, opinion: SecondOpinion) -> bool:
+    """Our read says the plate PP-OCR read earlier: the same plate, or the same but for
+    the province glyph (our known weak point, which the opinion is there to settle) or a
+    glyph PP-OCR tends to drop."""
+    from video.plates.grammar import normalize_plate
+    from video.plates.recognizer import _agrees
+
+    ours = normalize_plate(raw)
+    if ours is None:
+        return False
+    theirs = normalize_plate(opinion[0]) or opinion[0]
+    return ours == theirs or (len(ours) == len(theirs) and ours[1:] == theirs[1:]) or _agrees(ours, opinion[0])
 
 
 def _distinct(views: list[FaceCandidate]) -> list[FaceCandidate]:

@@ -277,6 +277,10 @@ class _LockedPlates:
         with self._lock:
             return self._reader.read(image, found)  # type: ignore[attr-defined]
 
+    def read_tracked(self, image, found, earlier):  # noqa: ANN001, ANN201
+        with self._lock:
+            return self._reader.read_tracked(image, found, earlier)  # type: ignore[attr-defined]
+
 
 def _heartbeats(runners: list[CameraRunner], bus: Bus, worker: str, stop: threading.Event) -> None:
     """Every camera's status every HEARTBEAT_S, and at once when online/error changes."""
