@@ -231,6 +231,40 @@ def test_a_car_whose_plate_is_settled_is_tracked_but_not_read_again(tmp_path: Pa
     assert emitted_at and emitted_at[0] >= start + timedelta(seconds=7.0)
 
 
+def test_pp_ocr_is_asked_again_only_when_our_read_of_the_track_changes(tmp_path: Path) -> None:
+    """A green plate our reader cannot read alone (it misses the eighth glyph), so each read
+    needs PP-OCR's second opinion: the pipeline reuses a track's opinion while our read
+    still says the same, and gives the same single exact sighting with a third of the
+    PP-OCR calls of reading every box afresh (the bench's naive run)."""
+    from video.readers import VideoPlateReader
+
+    plates = _plates_or_skip()
+    if not isinstance(plates, VideoPlateReader) or not plates.second_opinion or not plates.separate_steps:
+        pytest.skip("the plate reader has no PP-OCR second opinion to ration")
+
+    class CountingOpinions(VideoPlateReader):
+        calls = 0
+
+        def _second_opinion(self, crop):  # noqa: ANN001, ANN202
+            CountingOpinions.calls += 1
+            return super()._second_opinion(crop)
+
+    car = Appearance("plate", "v0", start=0.5, duration=7.0, lane=0)
+    vehicles = {"v0": Vehicle("v0", "渝Y97885J", "green", "sedan", (200, 200, 205))}
+    frames = as_frames(street_frames([car], seconds=11.0, fps=FPS, vehicles=vehicles), FPS)
+    calls, texts = {}, {}
+    for rationed in (True, False):
+        CountingOpinions.calls = 0
+        pipeline = CameraPipeline("PF-C002", plates=CountingOpinions(plates.recognizer), faces=None,
+                                  options=PipelineOptions(analysed_fps=FPS, faces=False, snapshots=False,
+                                                          skip_settled=rationed))
+        sightings = [s for frame in frames for s in pipeline.process(frame)] + pipeline.finish()
+        texts[rationed] = [s.identity for s in sightings]
+        calls[rationed] = CountingOpinions.calls
+    assert texts[True] == texts[False] == ["渝Y97885J"]
+    assert calls[False] >= 6 and calls[True] * 2 <= calls[False]
+
+
 def test_scoring_counts_one_sighting_per_pass_and_maps_unknown_people_one_to_one() -> None:
     from video.scoring import ClipTruth, TruePass, map_face_identities, score_clip
 

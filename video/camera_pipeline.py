@@ -79,8 +79,9 @@ class PipelineOptions:
     sure_face_quality: float = 0.5
     snapshots: bool = True
     skip_settled: bool = True
-    """A plate pass with SETTLED_READS equal reads stops reading (its box is still tracked);
-    False reads every plate box of every analysed frame (the bench's naive baseline)."""
+    """A plate pass with SETTLED_READS equal reads stops reading (its box is still tracked),
+    and PP-OCR's opinions are reused and rationed per track (`_read_boxes`); False reads
+    every plate box of every analysed frame afresh (the bench's naive baseline)."""
 
 
 @dataclass(slots=True)
@@ -339,7 +340,7 @@ class CameraPipeline:
         if not boxes:
             return []
         read_tracked = getattr(self.plates, "read_tracked", None)
-        if read_tracked is None:
+        if read_tracked is None or not self.options.skip_settled:
             return self.plates.read(image, boxes)  # type: ignore[union-attr]
         now = self.stats.frames
         keep = max(2, round(self.options.pass_gap_s * self.options.analysed_fps))
