@@ -277,9 +277,9 @@ class _LockedPlates:
         with self._lock:
             return self._reader.read(image, found)  # type: ignore[attr-defined]
 
-    def read_tracked(self, image, found, earlier):  # noqa: ANN001, ANN201
+    def read_tracked(self, image, found, earlier, may_ask=None):  # noqa: ANN001, ANN201
         with self._lock:
-            return self._reader.read_tracked(image, found, earlier)  # type: ignore[attr-defined]
+            return self._reader.read_tracked(image, found, earlier, may_ask)  # type: ignore[attr-defined]
 
 
 def _heartbeats(runners: list[CameraRunner], bus: Bus, worker: str, stop: threading.Event) -> None:
