@@ -265,6 +265,23 @@ def test_pp_ocr_is_asked_again_only_when_our_read_of_the_track_changes(tmp_path:
     assert calls[False] >= 6 and calls[True] * 2 <= calls[False]
 
 
+def test_a_worker_process_shared_plate_reader_reads_the_same(tmp_path: Path) -> None:
+    """`cityops worker` hands its camera threads one plate reader behind a lock: through
+    it, the same car gives the same exact sighting (every reader call is forwarded)."""
+    import threading
+
+    from video.worker import _LockedPlates
+
+    plates = _plates_or_skip()
+    car = Appearance("plate", "v0", start=0.5, duration=7.0, lane=0)
+    vehicles = {"v0": Vehicle("v0", "渝Y97885J", "green", "sedan", (200, 200, 205))}
+    frames = as_frames(street_frames([car], seconds=11.0, fps=FPS, vehicles=vehicles), FPS)
+    pipeline = CameraPipeline("PF-C002", plates=_LockedPlates(plates, threading.Lock()), faces=None,  # type: ignore[arg-type]
+                              options=PipelineOptions(analysed_fps=FPS, faces=False, snapshots=False))
+    sightings = [s for frame in frames for s in pipeline.process(frame)] + pipeline.finish()
+    assert [s.identity for s in sightings] == ["渝Y97885J"]
+
+
 def test_scoring_counts_one_sighting_per_pass_and_maps_unknown_people_one_to_one() -> None:
     from video.scoring import ClipTruth, TruePass, map_face_identities, score_clip
 
