@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_ANALYSED_FPS = 2.0
+GOOD_VIEW_PX = 96
+"""A plate this wide makes a good snapshot; a pass is not settled before it has one."""
 SETTLED_READS = 3
 """Reads of one plate, all the same, after which a pass stops reading (it still tracks)."""
 NOT_A_PLATE_WAIT = 3
@@ -104,8 +106,9 @@ class _Pass:
     track_ids: set[int] = field(default_factory=set)
     reads: list[PlateRead] = field(default_factory=list)
     best_read: PlateRead | None = None
-    crops: dict[str, np.ndarray] = field(default_factory=dict)  # best read's snapshot per text
-    best_by_text: dict[str, PlateRead] = field(default_factory=dict)
+    crops: dict[str, np.ndarray] = field(default_factory=dict)  # widest read's snapshot per text
+    best_by_text: dict[str, PlateRead] = field(default_factory=dict)  # most confident per text
+    view_by_text: dict[str, PlateRead] = field(default_factory=dict)  # widest box per text
     best_face: FaceCandidate | None = None
     best_face_ts: datetime | None = None
     last_box: BBox | None = None  # a face pass's latest box: where to look for it next
@@ -113,9 +116,12 @@ class _Pass:
     emitted: bool = False
 
     def settled(self, reads: int) -> bool:
-        """At least this many reads, all of one plate (nothing else read): more reads of
-        it would add cost but no evidence."""
-        return len(self.reads) >= reads and len({r.text for r in self.reads}) == 1
+        """At least this many reads, all of one plate (nothing else read), one of them of a
+        plate at least GOOD_VIEW_PX wide: more reads would add cost but no evidence, and
+        the snapshot (and the sighting's time) already come from a good view, not from
+        the first far-away read of an approaching car."""
+        return len(self.reads) >= reads and len({r.text for r in self.reads}) == 1 \
+            and max(r.bbox[2] - r.bbox[0] for r in self.reads) >= GOOD_VIEW_PX
 
 
 @dataclass(slots=True)
@@ -398,6 +404,9 @@ class CameraPipeline:
             previous = found.best_by_text.get(read.text)
             if previous is None or read.confidence > previous.confidence:
                 found.best_by_text[read.text] = read
+            widest = found.view_by_text.get(read.text)
+            if widest is None or _width(read.bbox) > _width(widest.bbox):
+                found.view_by_text[read.text] = read
                 if self.options.snapshots and self.home is not None:
                     found.crops[read.text] = _vehicle_crop(frame.image, read.bbox)
 
@@ -488,6 +497,10 @@ class CameraPipeline:
                     mine = other.best_by_text.get(read_text)
                     if mine is None or read.confidence > mine.confidence:
                         other.best_by_text[read_text] = read
+                for read_text, read in ended.view_by_text.items():
+                    mine = other.view_by_text.get(read_text)
+                    if mine is None or _width(read.bbox) > _width(mine.bbox):
+                        other.view_by_text[read_text] = read
                         if read_text in ended.crops:
                             other.crops[read_text] = ended.crops[read_text]
                 if other.best_read is None or (ended.best_read and ended.best_read.confidence > other.best_read.confidence):
@@ -525,10 +538,11 @@ class CameraPipeline:
             log.debug("camera %s: plate %s read once at %.2f: not enough", self.camera_id, text, best.confidence)
             return None
         colors = Counter(r.color for r in p.reads if r.color)
+        view = p.view_by_text.get(best.text, best)  # time, box and snapshot: the widest view
         sighting = Sighting(
-            camera_id=self.camera_id, ts=best.ts, kind=SightingKind.PLATE, identity=text,
+            camera_id=self.camera_id, ts=view.ts, kind=SightingKind.PLATE, identity=text,
             confidence=round(min(1.0, best.confidence * (0.5 + 0.5 * support)), 4),
-            bbox=best.bbox, track_id=f"{self._run}-{p.number}",
+            bbox=view.bbox, track_id=f"{self._run}-{p.number}",
             plate_color=colors.most_common(1)[0][0][:16] if colors else None,
         )
         return sighting, p.crops.get(best.text), None
@@ -573,6 +587,10 @@ class CameraPipeline:
         except (OSError, ValueError) as exc:
             log.warning("camera %s: snapshot not saved: %s", self.camera_id, exc)
             return None
+
+
+def _width(box: BBox) -> int:
+    return box[2] - box[0]
 
 
 def _union(regions: list[BBox]) -> BBox:

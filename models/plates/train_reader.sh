@@ -2,19 +2,24 @@
 # Train the plate reader (fast-plate-ocr CCT, TensorFlow backend) and export it to ONNX.
 # Training deps live in their own venv:
 #   python3.11 -m venv .venv-train && .venv-train/bin/pip install -r models/plates/requirements-train-reader.txt
-# Usage: bash models/plates/train_reader.sh [EPOCHS]
+# Usage: bash models/plates/train_reader.sh [EPOCHS] [START_WEIGHTS.keras]
+# (START_WEIGHTS continues from an earlier run instead of starting from random weights.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EPOCHS="${1:-5}"
-export KERAS_BACKEND=tensorflow TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
+START=()
+[ -n "${2:-}" ] && START=(--weights-path "$2")
+THREADS="${CITYOPS_TRAIN_THREADS:-2}"
+export KERAS_BACKEND=tensorflow TF_NUM_INTRAOP_THREADS="$THREADS" TF_NUM_INTEROP_THREADS=1
 DATA=.cache/plates/reader
 [ -f "$DATA/train.csv" ] || .venv/bin/python models/plates/make_reader_data.py --out "$DATA" --train 24000 --val 2000
 .venv-train/bin/fast-plate-ocr train \
   --model-config-file models/plates/reader_model_config.yaml \
   --plate-config-file models/plates/reader_plate_config.yaml \
   --annotations "$DATA/train.csv" --val-annotations "$DATA/val.csv" \
+  --augmentation-path models/plates/reader_augmentation.yaml \
   --epochs "$EPOCHS" --lr 0.002 --batch-size 64 --workers 1 --early-stopping-patience 20 \
-  --output-dir .cache/plates/reader_model --seed 0
+  --output-dir .cache/plates/reader_model --seed 0 "${START[@]}"
 RUN=$(ls -td .cache/plates/reader_model/*/ | head -1)
 mkdir -p .cache/plates/reader_export
 .venv-train/bin/fast-plate-ocr export --model "$RUN/best.keras" --format onnx \
