@@ -119,3 +119,30 @@ def pytest_setup_options():  # dash.testing hook: the Chrome options of dash_duo
 
 
 # ==================================================== end Browser (dashboard pages) ====
+
+
+# ------------------------------------------------------------------ sample clips
+
+TWO_CLIPS = ("PF-C002.mp4", "PF-C003.mp4")
+"""Two sample-media cameras a watch-listed face and several cars cross (tests that need
+real clips but not all ten)."""
+
+
+@pytest.fixture(scope="session")
+def two_sample_clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """PF-C002 and PF-C003 from sample_media/ when generated, else rendered once for the
+    session (~75 s; `make test` does not generate the full sample media)."""
+    import os
+
+    media = Path(__file__).resolve().parents[1] / "sample_media"
+    if all((media / c).is_file() and (media / c).with_suffix(".json").is_file() for c in TWO_CLIPS):
+        return [media / c for c in TWO_CLIPS]
+    from sample_media import generate
+
+    out = tmp_path_factory.mktemp("media")
+    try:
+        generate.generate(out, generate.DEFAULT_SEED, workers=min(2, os.cpu_count() or 1),
+                          only=set(TWO_CLIPS))
+    except SystemExit as exc:  # the generator's own message: ffmpeg missing, ...
+        pytest.skip(f"the sample media cannot be generated here: {exc}")
+    return [out / c for c in TWO_CLIPS]

@@ -19,8 +19,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from analytics.queries import SightingQueries, Window
 from analytics.store import Store
 from streams.config import load_settings
@@ -31,25 +29,11 @@ from video.replay import run_replay
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO / "sample_media"
 PERSON = "grace_hopper"
-CLIPS = ("PF-C002.mp4", "PF-C003.mp4")
 
 
-def _clips(tmp_path: Path) -> list[Path]:
-    """The two clips from sample_media/ when generated, else just these two rendered here."""
-    if all((MEDIA / c).is_file() and (MEDIA / c).with_suffix(".json").is_file() for c in CLIPS):
-        return [MEDIA / c for c in CLIPS]
-    from sample_media import generate
-
-    out = tmp_path / "media"
-    try:
-        generate.generate(out, generate.DEFAULT_SEED, workers=min(2, os.cpu_count() or 1), only=set(CLIPS))
-    except SystemExit as exc:  # the generator's own message: ffmpeg missing, ...
-        pytest.skip(f"the sample media cannot be generated here: {exc}")
-    return [out / c for c in CLIPS]
-
-
-def test_a_watch_listed_face_on_two_cameras_gives_two_sightings_two_alerts_one_trip(tmp_path: Path) -> None:
-    clips = _clips(tmp_path)
+def test_a_watch_listed_face_on_two_cameras_gives_two_sightings_two_alerts_one_trip(
+        tmp_path: Path, two_sample_clips: list[Path]) -> None:
+    clips = two_sample_clips
     truths = [json.loads(c.with_suffix(".json").read_text(encoding="utf-8")) for c in clips]
     assert [(t["camera_id"], sum(p["identity"] == PERSON for p in t["passes"])) for t in truths] \
         == [("PF-C002", 1), ("PF-C003", 1)]  # the truth: one pass at each camera

@@ -335,7 +335,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_killed_worker_is_restarted_and_its_cameras_are_back_within_10_s(tmp_path: Path) -> None:
+def test_killed_worker_is_restarted_and_its_cameras_are_back_within_10_s(
+        tmp_path: Path, two_sample_clips: list[Path]) -> None:
     """`cityops worker` (two sample clips as cameras) under the demo supervisor is killed
     with SIGKILL right after a sighting, i.e. with passes in progress: the supervisor starts
     a new one, both cameras say online again within 10 s, no camera process of the killed
@@ -348,10 +349,8 @@ def test_killed_worker_is_restarted_and_its_cameras_are_back_within_10_s(tmp_pat
     from streams.records import CameraStatus, Sighting
     from video.pass_journal import SAME_PASS_S
 
-    cameras = ["PF-C002", "PF-C005"]
-    clips = [ROOT / "sample_media" / f"{c}.mp4" for c in cameras]
-    if not all(c.exists() for c in clips):
-        pytest.skip("sample media missing: python -m sample_media.generate --if-missing")
+    clips = two_sample_clips
+    cameras = [c.stem for c in clips]
     csv = tmp_path / "cameras.csv"
     csv.write_text("camera_id,url,analysed_fps\n" + "".join(f"{c},{p},2\n" for c, p in zip(cameras, clips, strict=True)))
     settings = load_settings(home=tmp_path / "home", bus_url="local").ensure()
