@@ -55,6 +55,13 @@ RESTART_BACKOFF_S = (0.0, 2.0, 5.0)
 PIPELINE_BACKOFF_S = (1.0, 2.0, 5.0)
 """Waits before restarting a camera whose pipeline raised (the process lives on)."""
 DEFAULT_CAMERAS_CSV = Path("/config/cameras.csv")
+MALLOC_ARENAS = "2"
+"""glibc malloc arenas of a camera process (MALLOC_ARENA_MAX). Its default, 8 per core,
+gives each of a process's ~25 threads (a decoder and a pipeline per camera, onnxruntime's
+and FFmpeg's) arenas of their own; frame-sized buffers freed in one and asked for in
+another fragment them, and a 12-camera process's RSS kept climbing (the load test: ~12
+MB/min each for 10 minutes). With two it levels off within a minute (docs/RELIABILITY.md,
+Load test). An operator's own MALLOC_ARENA_MAX is kept."""
 SAMPLE_MEDIA = REPO_ROOT / "sample_media"
 
 
@@ -434,6 +441,8 @@ class _Pool:
         self._next_spare = 0.0
 
     def _spawn(self) -> _Process:
+        # glibc reads it when the process starts: the child inherits this environment
+        os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENAS)
         ours, theirs = self.ctx.Pipe()
         self._spawned += 1
         process = self.ctx.Process(target=standby_main, name=f"video-{self._spawned}",  # type: ignore[attr-defined]
