@@ -188,9 +188,9 @@ class PlateRecognizer:
         pp_plate = normalize_plate(pp_text) if pp_text else None
         accepted = None
         sure_alone = least >= self.min_char_confidence
-        confirmed = least >= self.agreed_char_confidence and _agrees(text or "", pp_text) and (
-            pp_text == text or _unconfirmed_sure(text or "", pp_text or "", probs,
-                                                 self.min_char_confidence))
+        left_out = _left_out(text or "", pp_text)  # a glyph only ours read must be sure alone
+        confirmed = least >= self.agreed_char_confidence and left_out is not None and (
+            left_out < 0 or (left_out < len(probs) and probs[left_out] >= self.min_char_confidence))
         if text is not None and (sure_alone or confirmed):
             accepted = text
         elif pp_plate is not None and pp_score >= PP_ALONE_SCORE and not _objects(
@@ -339,23 +339,23 @@ def _objects(ours: str | None, probs: list[float], pp_plate: str, sure: float) -
     return any(a != b and p >= sure for a, b, p in zip(ours, pp_plate, probs, strict=False))
 
 
-def _unconfirmed_sure(ours: str, pp_text: str, probs: list[float], least: float) -> bool:
-    """PP-OCR read all of ours but one end glyph: that glyph (the province, or a red
-    suffix) has only our word for it, so it must be sure on its own."""
-    if len(ours) != len(pp_text) + 1 or len(probs) < len(ours):
-        return False
-    missing = 0 if ours.endswith(pp_text) else len(ours) - 1
-    return probs[missing] >= least
+def _left_out(ours: str, pp_text: str | None) -> int | None:
+    """Does PP-OCR say the same plate? -1: exactly ours; i: ours but for glyph i, which
+    PP-OCR often drops (the province first, or a red suffix such as 警 or 领 last), so
+    only ours stands for it; None: not the same plate."""
+    if not pp_text or not ours:
+        return None
+    if pp_text == ours:
+        return -1
+    if len(pp_text) != len(ours) - 1:
+        return None
+    if ours.endswith(pp_text):
+        return 0
+    if ours[-1] in SPECIALS and ours.startswith(pp_text):
+        return len(ours) - 1
+    return None
 
 
 def _agrees(ours: str, pp_text: str | None) -> bool:
-    """PP-OCR says the same plate: identical, or identical but for a missed first glyph
-    (PP-OCR often drops the province or the suffix glyph; ours then stands alone for it)."""
-    if not pp_text:
-        return False
-    if pp_text == ours:
-        return True
-    if len(pp_text) != len(ours) - 1:
-        return False
-    # PP-OCR often drops the province glyph, or a red suffix glyph (警, 领, ...)
-    return ours.endswith(pp_text) or (ours[-1] in SPECIALS and ours.startswith(pp_text))
+    """PP-OCR says the same plate (maybe without the province or a red suffix glyph)."""
+    return _left_out(ours, pp_text) is not None
