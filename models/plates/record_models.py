@@ -30,6 +30,9 @@ ENTRIES = {
         "training_command": "python models/plates/make_detector_data.py --train 2400 --val 200 && "
                             "python models/plates/train_detector.py --hours 0.9",
         "license": "AGPL-3.0 (ultralytics architecture/training code); weights trained here",
+        "data": "2400 train + 200 val synthetic 1280x720/1920x1080 scenes with 1-4 plates each, "
+                "written by models/plates/make_detector_data.py (the first step of the training "
+                "command) into .cache/plates/detector; not committed: regenerated from seeds",
     },
     "plate_reader": {
         "file": "plates/plate_reader.onnx",
@@ -45,6 +48,9 @@ ENTRIES = {
                             "augmentation models/plates/reader_augmentation.yaml 2 epochs (0.42) "
                             "and 4 epochs (0.55); ~3 h of 2 shared CPU cores in all",
         "license": "weights trained here; fast-plate-ocr is MIT",
+        "data": "24000 train + 2000 val synthetic padded plate crops of all six kinds, written "
+                "by models/plates/make_reader_data.py (train_reader.sh runs it when missing) into "
+                ".cache/plates/reader; not committed: regenerated from seeds",
     },
     "plate_reader_config": {
         "file": "plates/reader_plate_config.yaml",
