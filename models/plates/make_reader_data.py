@@ -84,8 +84,11 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=24000)
     parser.add_argument("--val", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--train-seed", type=int, default=0,
+                        help="first seed of the training crops: a new value gives a fresh set "
+                        "for continued training (keep it below 10,000,000, where val starts)")
     args = parser.parse_args()
-    build(args.out, "train", args.train, 0, args.workers)
+    build(args.out, "train", args.train, args.train_seed, args.workers)
     build(args.out, "val", args.val, 10_000_000, args.workers)  # disjoint seeds: held out
 
 

@@ -3,6 +3,8 @@
 # Training deps live in their own venv:
 #   python3.11 -m venv .venv-train && .venv-train/bin/pip install -r models/plates/requirements-train-reader.txt
 # Usage: bash models/plates/train_reader.sh [EPOCHS] [START_WEIGHTS.keras]
+#   e.g. continue on a fresh 48k set: CITYOPS_READER_DATA=.cache/plates/reader2 \
+#        CITYOPS_READER_SEED=1000000 CITYOPS_READER_COUNT=48000 bash models/plates/train_reader.sh 6 RUN/best.keras
 # (START_WEIGHTS continues from an earlier run instead of starting from random weights.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,8 +13,11 @@ START=()
 [ -n "${2:-}" ] && START=(--weights-path "$2")
 THREADS="${CITYOPS_TRAIN_THREADS:-2}"
 export KERAS_BACKEND=tensorflow TF_NUM_INTRAOP_THREADS="$THREADS" TF_NUM_INTEROP_THREADS=1
-DATA=.cache/plates/reader
-[ -f "$DATA/train.csv" ] || .venv/bin/python models/plates/make_reader_data.py --out "$DATA" --train 24000 --val 2000
+# CITYOPS_READER_DATA / CITYOPS_READER_SEED pick a fresh crop set for continued training.
+DATA="${CITYOPS_READER_DATA:-.cache/plates/reader}"
+COUNT="${CITYOPS_READER_COUNT:-24000}"
+[ -f "$DATA/train.csv" ] || .venv/bin/python models/plates/make_reader_data.py --out "$DATA" \
+  --train "$COUNT" --val 2000 --train-seed "${CITYOPS_READER_SEED:-0}"
 .venv-train/bin/fast-plate-ocr train \
   --model-config-file models/plates/reader_model_config.yaml \
   --plate-config-file models/plates/reader_plate_config.yaml \
