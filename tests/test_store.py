@@ -142,6 +142,47 @@ def test_a_sighting_keeps_every_field(store: Store) -> None:
     assert len(row.encoding) == 128 * 4
 
 
+def test_a_redelivered_bus_batch_stores_nothing_twice(store: Store, tmp_path: Path) -> None:
+    """After a crash the bus hands the consumer its last batches again, mixed with new
+    messages (and a copy inside one batch): each sighting is stored once, fields intact."""
+    from analytics.ingest import ingest_loop
+    from streams.localbus import LocalBus
+
+    first = [sighting(i % 600, identity=f"黑A{10000 + i % 97}") for i in range(3000)]
+    later = [sighting(i % 600, camera="PF-C002", identity=f"黑B{10000 + i}") for i in range(500)]
+    with LocalBus(tmp_path / "bus") as bus:
+        for record in first:
+            bus.publish(record)
+        bus.flush()
+        loop, writer = ingest_loop(bus, store, max_records=1000)
+        with loop:
+            assert loop.wait_for(lambda: writer.stats.records == 3000, timeout_s=60)
+        for record in [*first[1500:], *later, later[0], *first[:100]]:  # the replay, then new ones
+            bus.publish(record)
+        bus.flush()
+        with loop:
+            assert loop.wait_for(lambda: writer.stats.records == 3000 + 1500 + 501 + 100, timeout_s=60)
+    assert store.count("sightings") == 3500
+    assert writer.stats.new == 3500
+    with store.engine.connect() as conn:
+        rows = conn.execute(tables.sightings.select().where(tables.sightings.c.camera_id == "PF-C002")).all()
+    assert sorted(r.identity for r in rows) == sorted(s.identity for s in later)
+    assert {(r.ts, r.x2, r.track_id) for r in rows} == {(s.ts, s.bbox[2], s.track_id) for s in later}
+
+
+@pytest.mark.postgres
+def test_a_batch_the_database_refuses_leaves_none_of_its_sightings(postgres_url: str) -> None:
+    """Sightings and a record PostgreSQL refuses, in one write: nothing is kept (the
+    sightings' COPY must not commit on its own)."""
+    too_long = Trajectory(id="t" * 100, kind=SightingKind.PLATE, identity="黑A12345",
+                          start=at(0), end=at(1), points=[])
+    with Store.open(postgres_url) as store:
+        with pytest.raises(Exception, match="too long"):
+            store.write([sighting(i) for i in range(20)] + [too_long])
+        assert store.count("sightings") == 0
+        assert store.write([sighting(i) for i in range(20)]) == 20
+
+
 def test_a_replayed_complaint_event_is_folded_once(store: Store) -> None:
     events = lifecycle()
     redispatch = ComplaintEvent(code=events[0].code, ts=at(20), type=ComplaintEventType.REDISPATCHED,
