@@ -4,6 +4,7 @@
     python -m bench.bench_trajectories --rows 50000000 --dir var/bench # keep the month for reruns
     python -m bench.bench_trajectories --rows 50000000 --postgres      # a throwaway cluster
     python -m bench.bench_trajectories --url sqlite:///var/bench/month-50000000.db --reuse
+    python -m bench.bench_trajectories --rows 2000000 --random-ids     # ids as before uuid7: random
 
 1. A month of sightings is bulk-loaded (`bench/generate_sightings.py`).
 2. Ingest, the real path: `--ingest` new sightings published on an embedded bus, read by
@@ -24,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -58,8 +60,9 @@ def row(name: str, runs: list[float], note: str = "") -> str:
     return f"| {name} | {len(runs)} | {p50:.1f} | {p95:.1f} | {note} |"
 
 
-def new_sightings(month: Month, n: int, seed: int) -> list[Sighting]:
-    """Fresh sightings after the month's end, of the month's plates (real uuids: random keys)."""
+def new_sightings(month: Month, n: int, seed: int, random_ids: bool = False) -> list[Sighting]:
+    """Fresh sightings after the month's end, of the month's plates. Ids as real traffic
+    makes them: `new_id` (time-ordered), or random (uuid4) with `random_ids`."""
     rng = np.random.default_rng(seed)
     who = (len(month.plates) * rng.random(n) ** 1.5).astype(int)
     cams = rng.choice(month.cameras, n)
@@ -67,7 +70,8 @@ def new_sightings(month: Month, n: int, seed: int) -> list[Sighting]:
     step = month.days * 86_400 / month.rows  # the month's own pace
     return [Sighting(camera_id=str(cams[i]), ts=start + timedelta(seconds=i * step), kind=SightingKind.PLATE,
                      identity=str(month.plates[who[i]]), confidence=0.9, bbox=(10, 20, 110, 50),
-                     snapshot=f"snapshots/new/{i}.jpg", plate_color="blue")
+                     snapshot=f"snapshots/new/{i}.jpg", plate_color="blue",
+                     **({"id": uuid.uuid4().hex} if random_ids else {}))
             for i in range(n)]
 
 
@@ -100,9 +104,9 @@ def clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time() + server_cpu_s()
 
 
-def bench_ingest(store: Store, month: Month, n: int, home: Path) -> list[str]:
+def bench_ingest(store: Store, month: Month, n: int, home: Path, random_ids: bool = False) -> list[str]:
     district = load_district()
-    records = new_sightings(month, n, 99)
+    records = new_sightings(month, n, 99, random_ids)
     latest = records[-1].ts
     guard = SightingGuard((c.id for c in district.cameras), now=lambda: latest + timedelta(hours=1))
     lines = []
@@ -216,12 +220,16 @@ def main() -> int:
     parser.add_argument("--ingest", type=int, default=50_000, help="sightings for the ingest measure")
     parser.add_argument("--repeat", type=int, default=100, help="queries per kind")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--random-ids", action="store_true",
+                        help="random message ids in the month and the ingest (real traffic before "
+                             "time-ordered ids); with --reuse, the month must have been made so too")
     args = parser.parse_args()
     server = None
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        url = args.url or f"sqlite:///{folder / f'month-{args.rows}.db'}"
+        name = f"month-{args.rows}{'-random-ids' if args.random_ids else ''}.db"
+        url = args.url or f"sqlite:///{folder / name}"
         if args.postgres:
             sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "setup"))
             from throwaway_postgres import ThrowawayPostgres
@@ -236,14 +244,14 @@ def main() -> int:
                 for _ in stream:  # replays the generator's draws to know the plates and counts
                     pass
             else:
-                month = load(url, args.rows, seed=args.seed)
+                month = load(url, args.rows, seed=args.seed, random_ids=args.random_ids)
                 print(f"loaded {args.rows:,} sightings in {month.seconds:.0f} s "
                       f"(of which indexes and identities {month.extra.get('index_s', 0):.0f} s)")
             with Store.open(url) as store:
                 print(f"store: {store.dialect}, {store.count('sightings'):,} sightings, "
                       f"{store.count('identities'):,} identities")
                 print("\n| consumer | sightings | per wall s | per CPU s |\n|---|---|---|---|")
-                for line in bench_ingest(store, month, args.ingest, folder / "bench-bus"):
+                for line in bench_ingest(store, month, args.ingest, folder / "bench-bus", args.random_ids):
                     print(line)
                 print("\n| query | runs | p50 ms | p95 ms | note |\n|---|---|---|---|---|")
                 for line in bench_queries(store, month, args.repeat, args.seed + 7):

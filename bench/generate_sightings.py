@@ -11,6 +11,11 @@ cars a few dozen), and a share of face sightings (unknown-person ids, each with 
 128-d encoding plus noise). The `identities` table is filled as the trajectory consumer
 would fill it.
 
+Message ids are made as `streams.records.new_id` makes them in real traffic: time-ordered
+(UUIDv7 of the sighting's own millisecond, then random bits), so new ids append to the id
+index; `--random-ids` makes them random (uuid4-like) as real traffic made them before, to
+measure what the id order costs the ingest.
+
 This is a loader, not the ingest path: rows go in by `executemany` (SQLite) or `COPY`
 (PostgreSQL) with the secondary indexes dropped and rebuilt after, so a 50M-row month
 loads in minutes. The real ingest path (bus -> consumer -> `Store.write`) is measured by
@@ -150,22 +155,36 @@ def _encodings(month: Month, chunk: dict[str, np.ndarray], rng: np.random.Genera
 
 
 def load(url: str, rows: int, days: int = 30, seed: int = 1, faces_share: float = 0.02,
-         progress: bool = True) -> Month:
+         progress: bool = True, random_ids: bool = False) -> Month:
     """Generate and bulk-load; the store is created (migrated) if new. Returns the month."""
     with Store.open(url) as store:
         dialect = store.dialect
     month, stream = chunks(rows, days, seed, faces_share)
     started = time.perf_counter()
     if dialect == "sqlite":
-        _load_sqlite(url, month, stream, seed, progress)
+        _load_sqlite(url, month, stream, seed, progress, random_ids)
     else:
-        _load_postgres(url, month, stream, seed, progress)
+        _load_postgres(url, month, stream, seed, progress, random_ids)
     month.seconds = time.perf_counter() - started
     return month
 
 
-def _rows(month: Month, chunk: dict[str, np.ndarray], rng: np.random.Generator, pg: bool) -> Iterator[tuple]:
-    ids = np.char.add("g", np.char.zfill(chunk["seq"].astype("U15"), 15))
+def message_ids(month: Month, micros: np.ndarray, rng: np.random.Generator, random_ids: bool) -> np.ndarray:
+    """32 hex digits per sighting: UUIDv7 of its millisecond (48 bits, version 7, 74 random
+    bits and the variant, as `new_id` lays them out), or 128 random bits."""
+    n = len(micros)
+    words = np.empty((n, 2), dtype=">u8")
+    words[:] = rng.integers(0, 2**63, (n, 2), dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, (n, 2), dtype=np.uint64)
+    if not random_ids:
+        ms = (int(month.start.timestamp() * 1000) + micros // 1000).astype(np.uint64)
+        words[:, 0] = (ms << np.uint64(16)) | np.uint64(0x7000) | (words[:, 0] & np.uint64(0xFFF))
+        words[:, 1] = np.uint64(0x8000_0000_0000_0000) | (words[:, 1] & np.uint64(0x3FFF_FFFF_FFFF_FFFF))
+    return np.frombuffer(words.tobytes().hex().encode("ascii"), dtype="S32").astype("U32")
+
+
+def _rows(month: Month, chunk: dict[str, np.ndarray], rng: np.random.Generator, pg: bool,
+          id_rng: np.random.Generator, random_ids: bool) -> Iterator[tuple]:
+    ids = message_ids(month, chunk["micros"], id_rng, random_ids)
     cams = np.array(month.cameras)[chunk["camera"]]
     times = _times(month, chunk["micros"])
     if pg:
@@ -183,7 +202,8 @@ def _rows(month: Month, chunk: dict[str, np.ndarray], rng: np.random.Generator, 
             yield (sid, cam, ts, "plate", who, conf, 10, 20, 110, 50, "", snap, "blue", None, None)
 
 
-def _load_sqlite(url: str, month: Month, stream: Iterator[dict[str, np.ndarray]], seed: int, progress: bool) -> None:
+def _load_sqlite(url: str, month: Month, stream: Iterator[dict[str, np.ndarray]], seed: int, progress: bool,
+                 random_ids: bool) -> None:
     path = url.removeprefix("sqlite:///")
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = OFF")  # a bulk load into a scratch file: no journal,
@@ -193,11 +213,12 @@ def _load_sqlite(url: str, month: Month, stream: Iterator[dict[str, np.ndarray]]
     for name in SECONDARY_INDEXES:
         db.execute(f"DROP INDEX IF EXISTS {name}")
     rng = np.random.default_rng(seed + 1)
+    id_rng = np.random.default_rng(seed + 2)
     marks = ", ".join("?" * 15)
     done = 0
     for chunk in stream:
         db.execute("BEGIN")
-        db.executemany(f"INSERT INTO sightings ({COLUMNS}) VALUES ({marks})", _rows(month, chunk, rng, False))
+        db.executemany(f"INSERT INTO sightings ({COLUMNS}) VALUES ({marks})", _rows(month, chunk, rng, False, id_rng, random_ids))
         db.execute("COMMIT")
         done += len(chunk["seq"])
         _progress(progress, done, month.rows)
@@ -220,13 +241,15 @@ def _fill_identities_sqlite(db: sqlite3.Connection, month: Month) -> None:
     db.execute("COMMIT")
 
 
-def _load_postgres(url: str, month: Month, stream: Iterator[dict[str, np.ndarray]], seed: int, progress: bool) -> None:
+def _load_postgres(url: str, month: Month, stream: Iterator[dict[str, np.ndarray]], seed: int, progress: bool,
+                   random_ids: bool) -> None:
     import psycopg
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
     rng = np.random.default_rng(seed + 1)
+    id_rng = np.random.default_rng(seed + 2)
     with psycopg.connect(conninfo, autocommit=True) as db:
         db.execute("SET synchronous_commit = off")
         db.execute("SET maintenance_work_mem = '1GB'")
@@ -235,7 +258,7 @@ def _load_postgres(url: str, month: Month, stream: Iterator[dict[str, np.ndarray
         done = 0
         for chunk in stream:
             buffer = io.StringIO()
-            for r in _rows(month, chunk, rng, True):
+            for r in _rows(month, chunk, rng, True, id_rng, random_ids):
                 fields = ["\\N" if v is None else ("\\\\x" + v.hex()) if isinstance(v, bytes) else str(v) for v in r]
                 buffer.write("\t".join(fields))
                 buffer.write("\n")
@@ -267,8 +290,10 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--faces", type=float, default=0.02, help="share of face sightings")
+    parser.add_argument("--random-ids", action="store_true",
+                        help="random message ids (as before time-ordered ids), not time-ordered")
     args = parser.parse_args()
-    month = load(args.url, args.rows, args.days, args.seed, args.faces)
+    month = load(args.url, args.rows, args.days, args.seed, args.faces, random_ids=args.random_ids)
     print(f"{args.rows:,} sightings over {args.days} days at {len(month.cameras)} cameras "
           f"({len(month.plates):,} plates, {month.faces:,} people) in {month.seconds:.0f} s "
           f"(indexes and identities {month.extra.get('index_s', 0):.0f} s)")

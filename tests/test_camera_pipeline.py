@@ -3,6 +3,8 @@ a restart; the gate, the tracker wrapper and the plate consensus on their own.""
 
 from __future__ import annotations
 
+import multiprocessing
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -179,6 +181,8 @@ def test_each_car_gives_one_plate_sighting_with_its_exact_text(tmp_path: Path) -
     for s in sightings:
         assert s.snapshot and (tmp_path / s.snapshot).is_file()
         assert s.plate_color
+    assert len({s.track_id for s in sightings}) == 3
+    assert all(s.track_id.startswith(f"{pipeline.run_id}-") for s in sightings)
 
 
 class _CountingReader:
@@ -312,3 +316,18 @@ def test_scoring_counts_one_sighting_per_pass_and_maps_unknown_people_one_to_one
     assert (score.plates.true_positives, score.plates.sightings, score.plates.truth) == (2, 3, 2)
     assert (score.faces.true_positives, score.faces.sightings, score.faces.truth) == (1, 2, 2)
     assert score.plates.precision == pytest.approx(2 / 3) and score.faces.recall == 0.5
+
+
+def _run_ids(n: int) -> list[str]:
+    return [CameraPipeline("PF-C001", plates=None, faces=None).run_id for _ in range(n)]
+
+
+def test_runs_started_in_the_same_millisecond_get_different_run_ids() -> None:
+    """Track ids are `<run id>-<pass number>`: cameras (re)started together, in one worker
+    or in several forked at once, must not share a run id, or their passes would mix."""
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        runs = [run for batch in pool.map(_run_ids, [300] * 4) for run in batch]
+    runs += _run_ids(300)
+    assert len(set(runs)) == len(runs) == 1500
+    same_ms = Counter(run[:12] for run in runs)  # new_id's first 12 hex digits: the millisecond
+    assert max(same_ms.values()) > 1  # the premise: many runs did start in one millisecond

@@ -231,7 +231,9 @@ class CameraPipeline:
         self._by_track: dict[tuple[SightingKind, int], _Pass] = {}
         self._opinions: dict[int, _TrackOpinion] = {}  # plate track id -> PP-OCR's last read
         self._numbers = count(1)
-        self._run = new_id()[:10]
+        # Whole: new_id() starts with the clock, so a slice of it would be shared by every
+        # camera (re)started in the same moment, and their track ids would collide.
+        self.run_id = new_id()
         self._last_key: datetime | None = None
         self._last_face: datetime | None = None
         self._last_new_face: datetime | None = None
@@ -542,7 +544,7 @@ class CameraPipeline:
         sighting = Sighting(
             camera_id=self.camera_id, ts=view.ts, kind=SightingKind.PLATE, identity=text,
             confidence=round(min(1.0, best.confidence * (0.5 + 0.5 * support)), 4),
-            bbox=view.bbox, track_id=f"{self._run}-{p.number}",
+            bbox=view.bbox, track_id=f"{self.run_id}-{p.number}",
             plate_color=colors.most_common(1)[0][0][:16] if colors else None,
         )
         return sighting, p.crops.get(best.text), None
@@ -562,7 +564,7 @@ class CameraPipeline:
             # a cluster it may have just founded says little): how good the view was
             identity=identity[:64],
             confidence=round(max(0.0, min(1.0, (1.0 - distance) if watchlisted else best.quality)), 4),
-            bbox=best.bbox, track_id=f"{self._run}-{p.number}",
+            bbox=best.bbox, track_id=f"{self.run_id}-{p.number}",
             face_distance=round(min(2.0, max(0.0, distance)), 4), encoding=encoding,
         )
         return sighting, best.crop, best.crop_box
