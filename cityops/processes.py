@@ -14,6 +14,7 @@ from pathlib import Path
 
 from streams.bus import Bus, open_bus
 from streams.config import Settings
+from streams.consume import collect_garbage_less_often
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def run_analytics(settings: Settings, roles: tuple[str, ...] = ANALYTICS_ROLES) 
     process (`--role`) and scale each by adding processes (Kafka partitions).
     """
     stop = stop_on_signals()
+    collect_garbage_less_often()
     import analytics.ingest  # noqa: F401 - imported here, before the threads (see _run_role)
     import analytics.sighting_guard  # noqa: F401
     import analytics.store  # noqa: F401

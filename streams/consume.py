@@ -8,6 +8,7 @@ dead letters are flushed), so a crash at any point redelivers rather than loses.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import threading
@@ -31,7 +32,22 @@ MAX_RETRY_PAUSE_S = 5.0
 TCP connect or one query, and a restarted broker is read again within seconds (with 30 s
 the store caught up 26 s after a broker restart instead of 9 s)."""
 
+YOUNG_COLLECTION_EVERY = 20_000
+"""Net new container objects between young garbage collections in a consumer process."""
+
 Handler = Callable[[list[tuple[Topic, Record]]], None]
+
+
+def collect_garbage_less_often() -> None:
+    """For a process of consumers: a young collection every 20,000 net new objects, not 700.
+
+    A polled batch (2,000 records, ~10,000 objects) outlived several young collections at
+    the default, so it was promoted, and every few batches a full collection walked the
+    whole heap: ~10% of the ingest's CPU (2M month, 50,000 sightings). Now a batch is
+    freed by reference counting before any collection; cycles are still collected, once
+    20,000 objects have piled up.
+    """
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
 class ConsumerLoop:
