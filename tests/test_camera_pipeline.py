@@ -78,6 +78,26 @@ def test_gate_sees_nothing_in_a_still_scene_and_the_mover_in_a_busy_one() -> Non
     assert x1 > 800 and x2 - x1 < 640  # the walker on the right, not the whole frame
 
 
+def test_faces_are_searched_where_things_move_not_in_the_gates_whole_frame() -> None:
+    """A busy street (two cars and a walker): the gate widens its regions to the whole
+    frame (one plate detector call costs the same for any area), but the face search gets
+    the moving blobs only, a smaller area that still holds the walker's face."""
+    from video.faces.detect import detect_faces
+
+    cars = [Appearance("plate", f"v{i}", start=0.0, duration=6.0, lane=i) for i in (0, 1)]
+    vehicles = {f"v{i}": Vehicle(f"v{i}", plate, "blue", "sedan", (200, 200, 205))
+                for i, plate in enumerate(("黑A12345", "京N8G520"))}
+    frames = street_frames([*cars, _walk("grace_hopper", 0.0, 6.0)], seconds=2.5, fps=FPS, vehicles=vehicles)
+    gate = MotionGate()
+    for frame in frames:
+        regions = gate.regions(frame)
+    areas = gate.moving_areas(64, 1280, 720)
+    assert regions == [(0, 0, 1280, 720)]
+    assert sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in areas) < 0.75 * 1280 * 720
+    (face,) = detect_faces(frames[-1], upsample_small=False)
+    assert any(a[0] <= face[0] and a[1] <= face[1] and face[2] <= a[2] and face[3] <= a[3] for a in areas)
+
+
 @pytest.fixture()
 def faces(tmp_path: Path):
     from video.readers import FaceReader
@@ -267,6 +287,39 @@ def test_pp_ocr_is_asked_again_only_when_our_read_of_the_track_changes(tmp_path:
         calls[rationed] = CountingOpinions.calls
     assert texts[True] == texts[False] == ["渝Y97885J"]
     assert calls[False] >= 6 and calls[True] * 2 <= calls[False]
+
+
+def test_a_sign_pp_ocr_read_as_no_plate_is_not_asked_again_while_it_looks_the_same(tmp_path: Path) -> None:
+    """A hotel sign the plate detector takes for a plate stays in view: once PP-OCR has
+    read it as no plate, it is asked again only after NOT_A_PLATE_LONG_WAIT frames (it was
+    every 3rd frame), while the green plate passing by still gets its opinions."""
+    from video.camera_pipeline import NOT_A_PLATE_LONG_WAIT
+    from video.plates.grammar import normalize_plate
+    from video.readers import VideoPlateReader
+
+    plates = _plates_or_skip()
+    if not isinstance(plates, VideoPlateReader) or not plates.second_opinion or not plates.separate_steps:
+        pytest.skip("the plate reader has no PP-OCR second opinion to ration")
+
+    class RecordingOpinions(VideoPlateReader):
+        opinions: list = []
+
+        def _second_opinion(self, crop):  # noqa: ANN001, ANN202
+            opinion = super()._second_opinion(crop)
+            RecordingOpinions.opinions.append(opinion)
+            return opinion
+
+    car = Appearance("plate", "v0", start=0.5, duration=7.0, lane=0)
+    vehicles = {"v0": Vehicle("v0", "渝Y97885J", "green", "sedan", (200, 200, 205))}
+    # seed 4 draws a HOTEL sign; no gate: the sign is looked at in every one of the 24 frames
+    frames = as_frames(street_frames([car], seconds=12.0, fps=FPS, vehicles=vehicles, seed=4), FPS)
+    pipeline = CameraPipeline("PF-C002", plates=RecordingOpinions(plates.recognizer), faces=None,
+                              options=PipelineOptions(analysed_fps=FPS, faces=False, snapshots=False, gate=False))
+    sightings = [s for frame in frames for s in pipeline.process(frame)] + pipeline.finish()
+    assert [s.identity for s in sightings] == ["渝Y97885J"]
+    not_plates = [o for o in RecordingOpinions.opinions if o is None or normalize_plate(o[0]) is None]
+    assert 1 <= len(not_plates) <= len(frames) // NOT_A_PLATE_LONG_WAIT
+    assert len(RecordingOpinions.opinions) - len(not_plates) >= 2  # the plate was asked about
 
 
 def test_a_worker_process_shared_plate_reader_reads_the_same(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from video.motion import MotionGate, merge_boxes
 from video.pass_journal import PassJournal
 from video.plates.grammar import normalize_plate
 from video.readers import FaceReader, PlateReader, SecondOpinion, SeparateStepsReader
-from video.tracking import Tracker
+from video.tracking import Tracker, iou
 
 if TYPE_CHECKING:
     from video.faces.track import FaceCandidate
@@ -47,8 +47,18 @@ GOOD_VIEW_PX = 96
 """A plate this wide makes a good snapshot; a pass is not settled before it has one."""
 SETTLED_READS = 3
 """Reads of one plate, all the same, after which a pass stops reading (it still tracks)."""
+FACE_MARGIN_PX = 64
+"""Around a moving blob, where a face may still be whole (the head moves with the body)."""
 NOT_A_PLATE_WAIT = 3
-"""Analysed frames between PP-OCR opinions of a box it last read as no plate at all."""
+"""Analysed frames between PP-OCR opinions of a box it last read as no plate at all..."""
+NOT_A_PLATE_NEARER = 1.25
+"""...if the box has grown this much since (a nearer, better view of what may be a plate);
+one that has not (a sign, an advert: the detector's usual false boxes, which stay in view
+for many seconds) is asked again only after NOT_A_PLATE_LONG_WAIT analysed frames."""
+NOT_A_PLATE_LONG_WAIT = 12
+NOT_A_PLATE_IOU = 0.3
+"""A box overlapping one PP-OCR read as no plate this much is that box again, whatever its
+track (a sign seen only now and then gets a new track each time it reappears)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +240,7 @@ class CameraPipeline:
         self._open: list[_Pass] = []
         self._by_track: dict[tuple[SightingKind, int], _Pass] = {}
         self._opinions: dict[int, _TrackOpinion] = {}  # plate track id -> PP-OCR's last read
+        self._not_plates: list[tuple[int, BBox, int]] = []  # (track id, box, frame) PP-OCR read as no plate
         self._numbers = count(1)
         # Whole: new_id() starts with the clock, so a slice of it would be shared by every
         # camera (re)started in the same moment, and their track ids would collide.
@@ -237,6 +248,7 @@ class CameraPipeline:
         self._last_key: datetime | None = None
         self._last_face: datetime | None = None
         self._last_new_face: datetime | None = None
+        self._last_face_key: datetime | None = None
         self.stats = PipelineStats()
 
     # ------------------------------------------------------------ per frame
@@ -265,7 +277,8 @@ class CameraPipeline:
             self.stats.plates_s += time.perf_counter() - started
         if self.faces is not None and self._face_due(frame.ts):
             started = time.perf_counter()
-            where = regions if self._new_faces_due(frame.ts) else self._around_followed_faces(width, height)
+            where = self._face_regions(frame.ts, regions, width, height) if self._new_faces_due(frame.ts) \
+                else self._around_followed_faces(width, height)
             views = self.faces.find(image, where, frame.index) if where else []
             self.stats.faces_s += time.perf_counter() - started
             self._add_faces(frame, views, ts)
@@ -288,6 +301,18 @@ class CameraPipeline:
             return False
         self._last_new_face = ts
         return True
+
+    def _face_regions(self, ts: datetime, regions: list[BBox], width: int, height: int) -> list[BBox]:
+        """Where to look for new faces: what moved, each blob grown by FACE_MARGIN_PX (the
+        gate's `regions` are padded by half a blob and widened to the whole frame when busy,
+        which suits the plate detector, not HOG, whose cost follows the area); the whole
+        frame every `key_every_s`, for people standing still."""
+        whole = [(0, 0, width, height)]
+        if self.gate is None or self._last_face_key is None \
+                or (ts - self._last_face_key).total_seconds() >= self.options.key_every_s:
+            self._last_face_key = ts
+            return whole
+        return self.gate.moving_areas(FACE_MARGIN_PX, width, height) if regions else []
 
     def _around_followed_faces(self, width: int, height: int) -> list[BBox]:
         """A window of three face sizes around each open face pass's last box: where that
@@ -357,25 +382,36 @@ class CameraPipeline:
                                          if normalize_plate(o.opinion[0]) is not None))
         earlier = [[self._opinions[t].opinion] + plates_seen if t in self._opinions else plates_seen
                    for t in track_ids]
-        may_ask = [self._may_ask(track_id) for track_id in track_ids]
+        self._not_plates = [n for n in self._not_plates if now - n[2] < NOT_A_PLATE_LONG_WAIT]
+        may_ask = [self._may_ask(track_id, box) for (box, _), track_id in zip(boxes, track_ids, strict=True)]
         out = []
-        for (det, opinion), track_id in zip(read_tracked(image, boxes, earlier, may_ask), track_ids, strict=True):
+        for (det, opinion), track_id, (box, _) in zip(read_tracked(image, boxes, earlier, may_ask), track_ids, boxes,
+                                                       strict=True):
             mine = self._opinions.get(track_id)
             if opinion is not None and (mine is None or opinion is not mine.opinion):
                 self._opinions[track_id] = _TrackOpinion(opinion, asked_at=now, seen_at=now)
+                if normalize_plate(opinion[0]) is None:
+                    self._not_plates.append((track_id, box, now))
             elif mine is not None:
                 mine.seen_at = now
             out.append(det)
         return out
 
-    def _may_ask(self, track_id: int) -> bool:
-        """A track whose last PP-OCR opinion was no plate at all (a sign, a bumper sticker:
-        the detector's usual false boxes) is asked again only every NOT_A_PLATE_WAIT
-        analysed frames: each opinion costs ~40 ms of CPU and such boxes stay in view."""
+    def _may_ask(self, track_id: int, box: BBox) -> bool:
+        """A box that PP-OCR last read as no plate at all (its track's, or one where this
+        box is now) is asked again after NOT_A_PLATE_WAIT analysed frames if it came nearer
+        since, else after NOT_A_PLATE_LONG_WAIT: each opinion costs ~40 ms of CPU and the
+        same view gets the same answer (on the bench clips a hotel sign and an advert were
+        asked 15 times in 40 s, every 3rd frame, before this rule)."""
         mine = self._opinions.get(track_id)
-        if mine is None or normalize_plate(mine.opinion[0]) is not None:
+        if mine is not None and normalize_plate(mine.opinion[0]) is not None:
+            return True  # a plate: the reader reuses the opinion while ours agrees
+        last = max((n for n in self._not_plates if n[0] == track_id or iou(n[1], box) >= NOT_A_PLATE_IOU),
+                   key=lambda n: n[2], default=None)
+        if last is None:
             return True
-        return self.stats.frames - mine.asked_at >= NOT_A_PLATE_WAIT
+        waited = self.stats.frames - last[2]
+        return waited >= NOT_A_PLATE_WAIT and _width(box) >= NOT_A_PLATE_NEARER * _width(last[1])
 
     def _add_plates(self, frame: Frame, detections: list[Detection], ts: float) -> None:
         """Reads from a reader without a separate `detect`: track the read boxes."""
