@@ -356,7 +356,7 @@ def evidence(_c: int, _k: int, identity: dict | None, text: str | None, mode: st
               "identity": h.identity, "confidence": f"{h.confidence:.2f}"} for h in hits],
             [("time", tr("an.col.time", lang)), ("camera_id", tr("an.col.camera", lang)),
              ("place", tr("an.col.place", lang)), ("identity", tr("an.col.identity", lang)),
-             ("confidence", tr("an.col.confidence", lang))], f"an-clone-{a.id[:8]}"))
+             ("confidence", tr("an.col.confidence", lang))], f"an-clone-{a.id}"))
     return blocks
 
 
