@@ -216,7 +216,7 @@ not depend on how busy the frame is, and a region costs in proportion to its are
 
 
 class FaceReader:
-    """Faces in moving regions (dlib HOG, on grey), their best view's encoding, and who it is.
+    """Faces in moving regions (dlib HOG), their best view's encoding, and who it is.
 
     Detection runs on each region's crop, not on the whole frame, so a quiet frame costs
     nothing and a busy one costs in proportion to what moves.
@@ -250,7 +250,7 @@ class FaceReader:
                 continue
             crop = np.ascontiguousarray(image[y1:y2, x1:x2])
             with _DLIB:  # detection and the landmarks behind face_quality
-                found = detect_faces_scored(crop, upsample_small=self.small_faces, grey=True, scale=scale)
+                found = detect_faces_scored(crop, upsample_small=self.small_faces, scale=scale)
                 for face in found:
                     fx1, fy1, fx2, fy2 = face.bbox
                     box = (fx1 + x1, fy1 + y1, fx2 + x1, fy2 + y1)

@@ -66,27 +66,21 @@ def detect_faces_scored(
     max_side: int = 960,
     upsample_small: bool = True,
     regions: Sequence[BBox] | None = None,
-    grey: bool = False,
     scale: float | None = None,
 ) -> list[FaceBox]:
     """Like `detect_faces`, with the detector's score kept (for tracks and sightings).
 
-    `grey`: HOG on the grey image instead of RGB (dlib then computes one gradient per
-    pixel, not three: 43 -> 32 ms of CPU on a 960x540 frame; video uses it). Real faces
-    score about as high (the package photos: 0.26-2.4 grey vs 0.15-2.5 RGB, the sample
-    media's 1.4 vs 1.6) and the astronaut's mission patch stays below the minimum
-    scores (-0.01 and 0.11 upsampled, vs -0.05 and 0.06).
     `scale`: the first pass's, instead of what `max_side` gives (a crop of a frame
     searched as the whole frame would be)."""
     _check_image(image_bgr)
     height, width = image_bgr.shape[:2]
     if scale is None:
         scale = min(1.0, max_side / max(height, width))
-    found = _hog(image_bgr, (0, 0, width, height), scale, min_score=FIRST_PASS_MIN_SCORE, grey=grey)
+    found = _hog(image_bgr, (0, 0, width, height), scale, min_score=FIRST_PASS_MIN_SCORE)
     if upsample_small:
         small_scale = min(2.0, 2.0 * scale)
         for area in _small_face_areas(regions, width, height):
-            found += _hog(image_bgr, area, small_scale, min_score=SMALL_PASS_MIN_SCORE, grey=grey)
+            found += _hog(image_bgr, area, small_scale, min_score=SMALL_PASS_MIN_SCORE)
     return _suppress_duplicates(found)
 
 
@@ -141,7 +135,7 @@ def _clip(box: BBox, width: int, height: int) -> BBox:
     return max(0, x1), max(0, y1), min(width, x2), min(height, y2)
 
 
-def _hog(image_bgr: np.ndarray, area: BBox, scale: float, min_score: float, grey: bool = False) -> list[FaceBox]:
+def _hog(image_bgr: np.ndarray, area: BBox, scale: float, min_score: float) -> list[FaceBox]:
     """HOG (no upsampling) on `area` of the image resized by `scale`; boxes in original px."""
     ax1, ay1, ax2, ay2 = area
     crop = image_bgr[ay1:ay2, ax1:ax2]
@@ -151,8 +145,8 @@ def _hog(image_bgr: np.ndarray, area: BBox, scale: float, min_score: float, grey
     if scale != 1.0:
         interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
         crop = cv2.resize(crop, (out_w, out_h), interpolation=interpolation)
-    pixels = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if grey else np.ascontiguousarray(crop[:, :, ::-1])
-    rects, scores, _ = face_api().api.face_detector.run(pixels, 0, min_score)
+    rgb = np.ascontiguousarray(crop[:, :, ::-1])
+    rects, scores, _ = face_api().api.face_detector.run(rgb, 0, min_score)
     height, width = image_bgr.shape[:2]
     found = []
     for rect, score in zip(rects, scores, strict=True):
