@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.bus import Bus, BusUnavailable, Consumer, Message
+from streams.sqlite_wal import use_wal
 from streams.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         # Before any table exists, so deleted pages can be handed back by `compact`.
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        mode = use_wal(conn, BUSY_TIMEOUT_S)
         if str(mode).lower() != "wal":
             raise BusUnavailable(f"local bus file {path} cannot use WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous=FULL")

@@ -47,6 +47,7 @@ from typing import IO
 
 from streams.bus import Bus, BusUnavailable, Consumer
 from streams.kafkabus import KafkaBus
+from streams.sqlite_wal import use_wal
 from streams.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class DiskSpool:
         self._lock_file = lock
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._conn)
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS spooled (seq INTEGER PRIMARY KEY AUTOINCREMENT, "

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from streams.sqlite_wal import use_wal
+
 WATCHLIST_FILE = "watchlist.db"
 ENCODING_SIZE = 128
 
@@ -175,7 +177,7 @@ class Watchlist:
         self.path = self.home / WATCHLIST_FILE
         self.home.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streams.sqlite_wal import use_wal
 from streams.watchlist import ENCODING_SIZE, EncodingTable, Watchlist
 
 DEFAULT_TOLERANCE = 0.6
@@ -96,7 +97,7 @@ class FaceMatcher:
         path = Path(home) / UNKNOWN_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)
         self._ids: list[str] = []
