@@ -216,6 +216,9 @@ def run_video_bench(clips: list[Path] | None = None, seconds: float = 20.0, anal
     return 0
 
 
+KEEP_MARKER = "<!-- bench video --write replaces the text above this line and keeps what follows -->"
+
+
 def _write_section(path: Path, paths: list[Path], seconds: float, load: float, table: str, summary: str,
                    b: RunResult, c: RunResult | None, b_recall: dict, c_recall: dict | None) -> None:
     """Replace (or add) the `## Video` section, re-reading the file right before writing."""
@@ -234,8 +237,12 @@ def _write_section(path: Path, paths: list[Path], seconds: float, load: float, t
     )
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     pattern = re.compile(r"^## Video\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(body + "\n", text, count=1)
+    found = pattern.search(text)
+    if found:
+        old = found.group(0)
+        # hand-written history (before -> after, what was tried) survives a rerun
+        kept = old[old.index(KEEP_MARKER):] if KEEP_MARKER in old else KEEP_MARKER + "\n"
+        text = text[:found.start()] + body + "\n" + kept.rstrip("\n") + "\n\n" + text[found.end():]
     else:
         text = text.rstrip("\n") + "\n\n" + body
     path.write_text(text, encoding="utf-8")

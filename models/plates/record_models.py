@@ -22,11 +22,14 @@ ENTRIES = {
     "plate_detector": {
         "file": "plates/plate_detector.onnx",
         "what": "YOLO11 plate detector, yolo11n at half width (models/plates/yolo11p-plates.yaml, "
-                "0.81M parameters), 1 class; input 1x3x384x640 RGB/255 letterboxed, output "
+                "0.81M parameters), 1 class; input 1x3xHxW RGB/255 letterboxed (dynamic axes, "
+                "multiples of 32; 384x640 is the size checked and the default), output "
                 "1x5xN (cx, cy, w, h, score)",
         "source": "trained here from scratch (ultralytics 8.4.190, pretrained=False, 320 px, "
                   "batch 16, 5 epochs in 0.9 h of 2 shared cores) on 2400 synthetic scenes; "
-                  "exported with ultralytics to ONNX opset 17",
+                  "exported with ultralytics to ONNX opset 17 (re-exported with dynamic axes "
+                  "from the same weights: python models/plates/train_detector.py --export-only "
+                  ".cache/runs/plate_det/weights/best.pt)",
         "training_command": "python models/plates/make_detector_data.py --train 2400 --val 200 && "
                             "python models/plates/train_detector.py --hours 0.9",
         "license": "AGPL-3.0 (ultralytics architecture/training code); weights trained here",
@@ -46,11 +49,15 @@ ENTRIES = {
                             "run: 5 epochs from scratch with fast-plate-ocr's default augmentation "
                             "(val plate acc 0.16), 1 epoch at lr 0.0008 (0.23), then with the light "
                             "augmentation models/plates/reader_augmentation.yaml 2 epochs (0.42) "
-                            "and 4 epochs (0.55); ~3 h of 2 shared CPU cores in all",
+                            "and 4 epochs (0.55); then (session 3) on a fresh 48000-crop set "
+                            "(CITYOPS_READER_DATA=.cache/plates/reader2 CITYOPS_READER_SEED=1000000 "
+                            "CITYOPS_READER_COUNT=48000) 1 epoch (0.58) and 3 epochs (0.66); "
+                            "~4.5 h of 2 shared CPU cores in all",
         "license": "weights trained here; fast-plate-ocr is MIT",
-        "data": "24000 train + 2000 val synthetic padded plate crops of all six kinds, written "
+        "data": "24000 (seeds 0-23999) then 48000 (seeds 1000000-1047999) train + 2000 val "
+                "(seeds from 10000000) synthetic padded plate crops of all six kinds, written "
                 "by models/plates/make_reader_data.py (train_reader.sh runs it when missing) into "
-                ".cache/plates/reader; not committed: regenerated from seeds",
+                ".cache/plates/reader and reader2; not committed: regenerated from seeds",
     },
     "plate_reader_config": {
         "file": "plates/reader_plate_config.yaml",

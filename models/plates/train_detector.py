@@ -48,9 +48,15 @@ def main() -> None:
     parser.add_argument("--lr0", type=float, default=0.002)
     parser.add_argument("--warmup-epochs", type=float, default=3.0)
     parser.add_argument("--out", type=Path, default=ROOT / "models/plates/plate_detector.onnx")
+    parser.add_argument("--export-only", type=Path, default=None, metavar="WEIGHTS",
+                        help="skip training: export these weights (e.g. .cache/runs/plate_det/weights/best.pt)")
     args = parser.parse_args()
     offline_env()
     from ultralytics import YOLO, settings
+
+    if args.export_only:
+        export(YOLO, args.export_only, args.out)
+        return
 
     settings.update({"sync": False, "datasets_dir": str(ROOT / ".cache" / "plates")})
     # --init continues from weights trained here before (same lineage: never downloaded)
@@ -63,12 +69,18 @@ def main() -> None:
         translate=0.1, hsv_h=0.02, patience=100, cos_lr=True, verbose=False,
         optimizer="AdamW", lr0=args.lr0, warmup_epochs=args.warmup_epochs,
     )
-    best = ROOT / ".cache" / "runs" / args.name / "weights" / "best.pt"
-    exported = YOLO(str(best)).export(format="onnx", imgsz=[384, 640], opset=17, simplify=True,
-                                      dynamic=False)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(exported, args.out)
-    print(f"detector exported to {args.out}")
+    export(YOLO, ROOT / ".cache" / "runs" / args.name / "weights" / "best.pt", args.out)
+
+
+def export(yolo: type, weights: Path, out: Path) -> None:
+    """ONNX with dynamic height/width: the video path looks at a quarter-scale frame first,
+    then at half scale only around what it found (video/plates/detector.py); 384x640 is the
+    size it was checked at and the one a fixed-size runtime would use."""
+    exported = yolo(str(weights)).export(format="onnx", imgsz=[384, 640], opset=17, simplify=True,
+                                         dynamic=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(exported, out)
+    print(f"detector exported to {out}")
 
 
 if __name__ == "__main__":
