@@ -384,3 +384,36 @@ def test_runs_started_in_the_same_millisecond_get_different_run_ids() -> None:
     assert len(set(runs)) == len(runs) == 1500
     same_ms = Counter(run[:12] for run in runs)  # new_id's first 12 hex digits: the millisecond
     assert max(same_ms.values()) > 1  # the premise: many runs did start in one millisecond
+
+
+def _plate_reads(pipeline: CameraPipeline, script: list[tuple[float, str, int, int]]) -> list[str]:
+    """Feed (seconds, plate text, box width, track id) reads through the pipeline's passes
+    as its reader would report them, and return the plates it sights."""
+    from streams.records import Detection, Frame
+
+    t0 = datetime(2026, 5, 12, 8, tzinfo=UTC)
+    image = np.zeros((720, 1280, 3), np.uint8)
+    sighted: list[str] = []
+    for i, (at, text, width, track) in enumerate(script):
+        frame = Frame("PF-C002", i, t0 + timedelta(seconds=at), image)
+        det = Detection(SightingKind.PLATE, (600, 400, 600 + width, 400 + width // 3), 0.9,
+                        text=text, char_confidences=[0.97] * len(text), color="blue")
+        pipeline._add_reads(frame, [(det, track)])
+        sighted += [s.identity for s in pipeline._close(frame.ts, final=False)]
+    sighted += [s.identity for s in pipeline.finish()]
+    return sighted
+
+
+def test_a_far_glimpse_misread_two_characters_off_joins_the_nearer_pass() -> None:
+    """PF-C002 showed it: 冀K43LL9 read once at 65 px, then 冀K43L9R from 79 to 158 px on new
+    track ids each frame (ByteTrack at 2 fps). One car, one sighting, the near read."""
+    near = [(1.0 + 0.5 * k, "冀K43L9R", 79 + 12 * k, 39 + k) for k in range(7)]
+    pipeline = CameraPipeline("PF-C002", plates=None, faces=None, options=PipelineOptions(faces=False))
+    assert _plate_reads(pipeline, [(0.0, "冀K43LL9", 65, 36), *near]) == ["冀K43L9R"]
+
+
+def test_two_characters_off_stay_two_cars_when_the_first_was_seen_up_close() -> None:
+    near = [(1.0 + 0.5 * k, "冀K43L9R", 100 + 12 * k, 39 + k) for k in range(7)]
+    close_first = [(0.0, "冀K43LL9", 120, 36)]
+    pipeline = CameraPipeline("PF-C002", plates=None, faces=None, options=PipelineOptions(faces=False))
+    assert sorted(_plate_reads(pipeline, [*close_first, *near])) == ["冀K43L9R", "冀K43LL9"]

@@ -208,6 +208,11 @@ def plates_alike(a: str, b: str, same_track: bool = False) -> bool:
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
+def _glimpse_of(far: str, near: str) -> bool:
+    """A far read two characters off a near read of the same length and province."""
+    return len(far) == len(near) and far[:1] == near[:1] and _distance(far, near) <= 2
+
+
 def _read_confidence(det: Detection) -> float:
     if det.char_confidences:
         return float(min(1.0, max(0.0, float(np.mean(det.char_confidences)))))
@@ -522,13 +527,19 @@ class CameraPipeline:
             return False
         text, _ = plate_consensus(ended.reads)
         gap = timedelta(seconds=self.options.pass_gap_s)
+        # only glimpsed from afar (every read narrower than a good view): a misread of a car
+        # that the next pass sees closer may be two characters off (冀K43LL9 for 冀K43L9R at
+        # 65 px, then read right from 79 to 158 px)
+        glimpse = all(_width(r.bbox) < GOOD_VIEW_PX for r in ended.reads)
         for other in self._open:
             if other is ended or other.kind is not SightingKind.PLATE or other.emitted or not other.reads:
                 continue
             seen_together = not {r.ts for r in ended.reads}.isdisjoint(r.ts for r in other.reads)
             if not seen_together and ended.first_seen - gap <= other.last_seen \
                     and other.first_seen - gap <= ended.last_seen \
-                    and any(plates_alike(text, r.text, same_track=True) for r in other.reads):
+                    and any(plates_alike(text, r.text, same_track=True)
+                            or (glimpse and _width(r.bbox) >= GOOD_VIEW_PX and _glimpse_of(text, r.text))
+                            for r in other.reads):
                 other.reads.extend(ended.reads)
                 other.first_seen = min(other.first_seen, ended.first_seen)
                 for read_text, read in ended.best_by_text.items():
