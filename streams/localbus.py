@@ -74,7 +74,7 @@ def connect(path: Path) -> sqlite3.Connection:
         # Before any table exists, so deleted pages can be handed back by `compact`.
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         mode = use_wal(conn, BUSY_TIMEOUT_S)
-        if str(mode).lower() != "wal":
+        if mode != "wal":
             raise BusUnavailable(f"local bus file {path} cannot use WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous=FULL")
         with _transaction(conn):

@@ -1,9 +1,10 @@
 """Switch a SQLite connection to WAL mode even while other processes open the same new file.
 
-Changing the journal mode needs a moment of exclusive access, and SQLite answers "database
-is locked" at once (without its busy handler) when another connection is creating the schema
-of the same fresh file: several camera workers starting on a new data folder hit this. So
-the switch is retried until a deadline instead of failing the process.
+Changing the journal mode needs the file to itself. While another connection holds the
+write lock of a file still in rollback-journal mode (a process creating the tables of a
+fresh file), SQLite answers "database is locked" at once, without waiting out the busy
+timeout (waiting with a read lock held could deadlock): several camera workers starting on
+a new data folder hit this. So the switch is retried until a deadline.
 """
 
 from __future__ import annotations

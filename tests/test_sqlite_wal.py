@@ -1,45 +1,44 @@
-"""Many processes opening the same fresh data folder at once must all start.
+"""A process opening a data file that another is writing right now must start, not die.
 
 Found in a parallel replay on a new --home: one camera process died with "database is
-locked" while switching the watch list file to WAL mode, because another was creating the
-schema at that moment.
+locked" while switching the fresh watch list file to WAL mode. SQLite answers that at once,
+without waiting out the busy timeout, when this connection needs the file to itself while
+another holds its write lock (waiting could deadlock), which is what a second process meets
+while the first is still creating the file's tables.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import multiprocessing.synchronize
+import sqlite3
+import threading
 from pathlib import Path
 
-from streams.watchlist import Watchlist
-
-STARTERS = 16
-
-
-def _open_together(index: int, home: str, barrier: mp.synchronize.Barrier, errors: mp.Queue) -> None:
-    barrier.wait()
-    try:
-        with Watchlist(Path(home)) as watchlist:
-            watchlist.people()
-            watchlist.add_plate(f"京A{10000 + index}", "start-up race test", "tester")
-    except Exception as exc:  # reported to the test, which names it
-        errors.put(f"{type(exc).__name__}: {exc}")
+from streams.sqlite_wal import use_wal
+from streams.watchlist import WATCHLIST_FILE, Watchlist
 
 
-def test_processes_opening_a_new_watchlist_together_all_start(tmp_path: Path) -> None:
-    ctx = mp.get_context("spawn")
-    for attempt in range(3):  # three fresh folders: the race is timing-dependent
-        home = tmp_path / f"home{attempt}"
-        barrier = ctx.Barrier(STARTERS)
-        errors = ctx.Queue()
-        procs = [ctx.Process(target=_open_together, args=(i, str(home), barrier, errors))
-                 for i in range(STARTERS)]
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join(60)
-        found = []
-        while not errors.empty():
-            found.append(errors.get())
-        assert found == [], f"processes failed to open a fresh watch list: {found}"
-        assert all(proc.exitcode == 0 for proc in procs)
+def _writer_holding_the_lock(path: Path, seconds: float) -> sqlite3.Connection:
+    """Another connection mid-write on a file still in rollback-journal mode."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE IF NOT EXISTS being_created (a)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO being_created VALUES (1)")
+    threading.Timer(seconds, lambda: other.execute("COMMIT")).start()
+    return other
+
+
+def test_switching_to_wal_waits_for_a_writer_instead_of_failing(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    other = _writer_holding_the_lock(path, 0.3)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    assert use_wal(conn) == "wal"
+    conn.close()
+    other.close()
+
+
+def test_a_watch_list_opens_while_another_process_writes_its_new_file(tmp_path: Path) -> None:
+    other = _writer_holding_the_lock(tmp_path / WATCHLIST_FILE, 0.3)
+    with Watchlist(tmp_path) as watchlist:
+        watchlist.add_plate("京A10001", "opened during another's write", "tester")
+        assert watchlist.plate("京A10001") is not None
+    other.close()
