@@ -131,16 +131,15 @@ class _Pass:
         the snapshot (and the sighting's time) already come from a good view, not from
         the first far-away read of an approaching car."""
         return len(self.reads) >= reads and len({r.text for r in self.reads}) == 1 \
-            and max(r.bbox[2] - r.bbox[0] for r in self.reads) >= GOOD_VIEW_PX
+            and max(_width(r.bbox) for r in self.reads) >= GOOD_VIEW_PX
 
 
 @dataclass(slots=True)
 class _TrackOpinion:
-    """PP-OCR's last opinion of one plate track's plate, and when (analysed frame numbers)
-    it was asked and the track last read."""
+    """PP-OCR's last opinion of one plate track's plate, and when (analysed frame number)
+    the track was last read."""
 
     opinion: SecondOpinion
-    asked_at: int
     seen_at: int
 
 
@@ -394,7 +393,7 @@ class CameraPipeline:
                                                        strict=True):
             mine = self._opinions.get(track_id)
             if opinion is not None and (mine is None or opinion is not mine.opinion):
-                self._opinions[track_id] = _TrackOpinion(opinion, asked_at=now, seen_at=now)
+                self._opinions[track_id] = _TrackOpinion(opinion, seen_at=now)
                 if normalize_plate(opinion[0]) is None:
                     self._not_plates.append((track_id, box, now))
             elif mine is not None:

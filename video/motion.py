@@ -44,8 +44,7 @@ class MotionGate:
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
         self._frames = 0
-        self._recent: list[tuple[int, BBox]] = []  # (frame number, box) of recent motion
-        self._recent_blobs: list[tuple[int, BBox]] = []  # the same, not padded
+        self._recent: list[tuple[int, BBox]] = []  # (frame number, blob in frame pixels) of recent motion
         self.last_mask: np.ndarray | None = None
 
     def regions(self, image: np.ndarray) -> list[BBox]:
@@ -72,19 +71,13 @@ class MotionGate:
             x, y, w, h = cv2.boundingRect(contour)
             if w * h < min_area:
                 continue
-            pad_x, pad_y = w * self.pad_share, h * self.pad_share
             self._recent.append((self._frames, (
-                max(0, int((x - pad_x) / scale)), max(0, int((y - pad_y) / scale)),
-                min(width, int((x + w + pad_x) / scale) + 1),
-                min(height, int((y + h + pad_y) / scale) + 1),
-            )))
-            self._recent_blobs.append((self._frames, (
                 int(x / scale), int(y / scale), min(width, int((x + w) / scale) + 1), min(height, int((y + h) / scale) + 1))))
         # a slow or uniform mover shows only some of its edges in a given frame: keep the
         # areas that moved in the last few frames (the face above moving shoulders, too)
         self._recent = [(n, b) for n, b in self._recent if self._frames - n < self.hold_frames]
-        self._recent_blobs = [(n, b) for n, b in self._recent_blobs if self._frames - n < self.hold_frames]
-        boxes = merge_boxes([b for _, b in self._recent])
+        boxes = merge_boxes([_grow(b, (b[2] - b[0]) * self.pad_share, (b[3] - b[1]) * self.pad_share, width, height)
+                             for _, b in self._recent])
         covered = sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes)
         if len(boxes) > self.max_regions or covered > self.whole_frame_share * width * height:
             return [(0, 0, width, height)]
@@ -96,9 +89,13 @@ class MotionGate:
         detector whose cost follows the area it searches (face HOG), where `regions`
         serves one that costs the same for any area (a busy street's padded regions cover
         75-100% of the frame, its moving blobs 45-70%)."""
-        return merge_boxes([(max(0, x1 - margin_px), max(0, y1 - margin_px),
-                             min(width, x2 + margin_px), min(height, y2 + margin_px))
-                            for _, (x1, y1, x2, y2) in self._recent_blobs])
+        return merge_boxes([_grow(b, margin_px, margin_px, width, height) for _, b in self._recent])
+
+
+def _grow(box: BBox, dx: float, dy: float, width: int, height: int) -> BBox:
+    """`box` widened by dx each side and dy above and below, kept inside the frame."""
+    x1, y1, x2, y2 = box
+    return (max(0, int(x1 - dx)), max(0, int(y1 - dy)), min(width, int(x2 + dx) + 1), min(height, int(y2 + dy) + 1))
 
 
 def _overlap(a: BBox, b: BBox) -> bool:

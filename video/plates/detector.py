@@ -19,6 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from streams.records import BBox
+from video.motion import merge_boxes
 
 EXPORTED_SIZE = (384, 640)
 """(height, width) the committed model was exported for; a dynamic model's default too."""
@@ -106,8 +107,6 @@ class PlateDetector:
         e.g. < ~64 px at 0.25) is not found; a fixed-size model does one `detect`."""
         if not self.dynamic:
             return self.detect(image, min_score)
-        from video.motion import merge_boxes
-
         h, w = image.shape[:2]
         mx, my = WINDOW_MARGIN
         windows = merge_boxes([
