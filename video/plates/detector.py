@@ -35,10 +35,15 @@ plate heights above and below (a coarse box is a few pixels off at a quarter sca
 class PlateDetector:
     """YOLO (single class: plate) on onnxruntime."""
 
-    def __init__(self, onnx_path: Path, threads: int = 1) -> None:
+    def __init__(self, onnx_path: Path, threads: int = 1, pin_size: tuple[int, int] | None = None) -> None:
+        """`pin_size` (height, width) fixes a dynamic model's input, so it runs as a
+        fixed-size export does (one letterboxed call a frame, no coarse-to-fine)."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        if pin_size is not None:
+            for axis, size in (("batch", 1), ("height", pin_size[0]), ("width", pin_size[1])):
+                options.add_free_dimension_override_by_name(axis, size)
         self.session = ort.InferenceSession(str(onnx_path), sess_options=options,
                                             providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
