@@ -54,6 +54,9 @@ RESTART_BACKOFF_S = (0.0, 2.0, 5.0)
 """Waits before restarting a crashed process (at once, then 2 s, 5 s): all well under 10 s."""
 PIPELINE_BACKOFF_S = (1.0, 2.0, 5.0)
 """Waits before restarting a camera whose pipeline raised (the process lives on)."""
+STOP_GRACE_S = 8.0
+"""How long a stopping camera process lets its cameras close their open passes: a worker
+killed by -9 must be gone well before its successor reads the same cameras."""
 DEFAULT_CAMERAS_CSV = Path("/config/cameras.csv")
 MALLOC_ARENAS = "2"
 """glibc malloc arenas of a camera process (MALLOC_ARENA_MAX). Its default, 8 per core,
@@ -346,8 +349,19 @@ def standby_main(conn: Connection, settings: Settings, options: WorkerOptions) -
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
     faulthandler.enable(all_threads=True)  # a crash in native code leaves its stack in the log
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    at_work = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        if not at_work.is_set():  # standing by: no pass open, nothing to finish
+            os._exit(0)
+        if not stop.is_set():
+            stop.set()
+            last_resort = threading.Timer(STOP_GRACE_S + 4, os._exit, (1,))  # a hung camera must not outlive us
+            last_resort.daemon = True
+            last_resort.start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     _stop_with_parent()
     import video.camera_pipeline  # noqa: F401 - the heavy imports, done while idle
     from video.readers import FaceReader, ReaderUnavailable, load_plate_reader
@@ -372,6 +386,7 @@ def standby_main(conn: Connection, settings: Settings, options: WorkerOptions) -
             jobs, worker = conn.recv()
         except (EOFError, OSError):  # the supervisor is gone
             return
+        at_work.set()
         run_cameras(settings, jobs, worker, options, plate_reader, problem, stop)
         return
 
@@ -391,9 +406,10 @@ def run_cameras(settings: Settings, jobs: list[CameraJob], worker: str, options:
         while not stop.is_set() and any(r.is_alive() for r in runners):
             stop.wait(0.5)
         stop.set()
+        deadline = time.monotonic() + STOP_GRACE_S  # one grace for all cameras, not one each
         for runner in runners:
-            runner.join(timeout=10)
-        beat.join(timeout=5)
+            runner.join(timeout=max(0.1, deadline - time.monotonic()))
+        beat.join(timeout=max(0.1, deadline - time.monotonic()))
         for runner in runners:  # the last word: this camera is no longer read
             status = runner.status(worker).model_copy(update={"online": False, "fps_in": 0.0})
             if status.error is None:
