@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sample_media.scenario import Appearance, Vehicle
-from streams.records import Sighting, SightingKind
+from streams.records import BBox, Sighting, SightingKind
 from tests.video_helpers import as_frames, street_frames
 from video.camera_pipeline import CameraPipeline, PipelineOptions, PlateRead, plate_consensus
 from video.motion import MotionGate
@@ -292,7 +292,10 @@ def test_pp_ocr_is_asked_again_only_when_our_read_of_the_track_changes(tmp_path:
 def test_a_sign_pp_ocr_read_as_no_plate_is_not_asked_again_while_it_looks_the_same(tmp_path: Path) -> None:
     """A hotel sign the plate detector takes for a plate stays in view: once PP-OCR has
     read it as no plate, it is asked again only after NOT_A_PLATE_LONG_WAIT frames (it was
-    every 3rd frame), while the green plate passing by still gets its opinions."""
+    every 3rd frame), while the green plate passing by is still read (with PP-OCR's opinion
+when our reader is unsure of it, by our reader alone when it is sure). The
+    detector's mistake is forced (the sign's box is added to what it finds), so that the
+    test does not depend on which signs one trained model happens to take for plates."""
     from video.camera_pipeline import NOT_A_PLATE_LONG_WAIT
     from video.plates.grammar import normalize_plate
     from video.readers import VideoPlateReader
@@ -301,25 +304,34 @@ def test_a_sign_pp_ocr_read_as_no_plate_is_not_asked_again_while_it_looks_the_sa
     if not isinstance(plates, VideoPlateReader) or not plates.second_opinion or not plates.separate_steps:
         pytest.skip("the plate reader has no PP-OCR second opinion to ration")
 
+    car = Appearance("plate", "v0", start=0.5, duration=7.0, lane=0)
+    vehicles = {"v0": Vehicle("v0", "渝Y97885J", "green", "sedan", (200, 200, 205))}
+    # seed 4 draws a HOTEL sign; no gate: the sign is looked at in every one of the 24 frames
+    frames = as_frames(street_frames([car], seconds=12.0, fps=FPS, vehicles=vehicles, seed=4), FPS)
+    # the sign: a red (BGR 30, 30, 160) board at y 40..95 (sample_media/render.py)
+    board = np.all(np.abs(frames[0].image[40:96].astype(int) - (30, 30, 160)) < 12, axis=2)
+    xs = np.flatnonzero(board.any(axis=0))
+    sign: BBox = (int(xs.min()), 40, int(xs.max()) + 1, 96)
+
     class RecordingOpinions(VideoPlateReader):
         opinions: list = []
+
+        def detect(self, image, region):  # noqa: ANN001, ANN202
+            found = super().detect(image, region)
+            if region[0] <= sign[0] and region[1] <= sign[1] and sign[2] <= region[2] and sign[3] <= region[3]:
+                found = [*found, (sign, 0.5)]
+            return found
 
         def _second_opinion(self, crop):  # noqa: ANN001, ANN202
             opinion = super()._second_opinion(crop)
             RecordingOpinions.opinions.append(opinion)
             return opinion
-
-    car = Appearance("plate", "v0", start=0.5, duration=7.0, lane=0)
-    vehicles = {"v0": Vehicle("v0", "渝Y97885J", "green", "sedan", (200, 200, 205))}
-    # seed 4 draws a HOTEL sign; no gate: the sign is looked at in every one of the 24 frames
-    frames = as_frames(street_frames([car], seconds=12.0, fps=FPS, vehicles=vehicles, seed=4), FPS)
     pipeline = CameraPipeline("PF-C002", plates=RecordingOpinions(plates.recognizer), faces=None,
                               options=PipelineOptions(analysed_fps=FPS, faces=False, snapshots=False, gate=False))
     sightings = [s for frame in frames for s in pipeline.process(frame)] + pipeline.finish()
     assert [s.identity for s in sightings] == ["渝Y97885J"]
-    not_plates = [o for o in RecordingOpinions.opinions if o is None or normalize_plate(o[0]) is None]
+    not_plates = [o for o in RecordingOpinions.opinions if normalize_plate(o[0]) is None]
     assert 1 <= len(not_plates) <= len(frames) // NOT_A_PLATE_LONG_WAIT
-    assert len(RecordingOpinions.opinions) - len(not_plates) >= 2  # the plate was asked about
 
 
 def test_a_worker_process_shared_plate_reader_reads_the_same(tmp_path: Path) -> None:

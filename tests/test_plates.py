@@ -19,7 +19,7 @@ from streams.records import SightingKind
 from video.model_files import ModelFileError, verified_path
 from video.plates.cli import run_plates
 from video.plates.grammar import display_plate, normalize_plate
-from video.plates.recognizer import PlateImageError, PlateRecognizer
+from video.plates.recognizer import VIEWS, PlateImageError, PlateRecognizer, pad_box, plate_views
 from video.plates.render import KINDS, random_plate_text, render_plate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,6 +121,36 @@ def test_read_crop_reads_a_plate_image(recognizer):
     plate = render_plate("京EA5331", "yellow_double", np.random.default_rng(5))
     det = recognizer.read_crop(cv2.resize(plate, (160, 80), interpolation=cv2.INTER_AREA))
     assert det is not None and det.text == "京EA5331" and det.color == "yellow"
+
+
+def test_plate_views_average_the_readers_opinion(recognizer):
+    """One view is the plain read; five views of a box that is a few pixels off still read
+    the plate, and their confidences are the averaged distributions' (never above 1)."""
+    frame = street_frame([("苏E12G45", "blue", (640, 500), 200)])
+    box = (545, 470, 735, 530)  # the plate is at x 540..740: the box is a bit tight and low
+    views = plate_views(frame, box)
+    assert len(views) == len(VIEWS)
+    x1, y1, x2, y2 = pad_box(box, frame.shape)
+    assert views[0].shape == frame[y1:y2, x1:x2].shape  # the first view is the standard crop
+    reader = recognizer.reader
+    assert reader.read_views([[views[0]]])[0][0] == reader.read([views[0]])[0][0]
+    # a first view read surely enough stands alone (sure=0: always); sure > 1: always all five
+    assert reader.read_views([views], sure=0.0)[0][0] == reader.read([views[0]])[0][0]
+    text, probs = reader.read_views([views], sure=1.01)[0]
+    assert text == "苏E12G45"
+    assert all(0.0 <= p <= 1.0 + 1e-6 for p in probs)
+
+
+def test_a_box_around_a_better_plate_box_is_dropped():
+    """The detector sometimes boxes a plate's surroundings as one more plate; NMS keeps it
+    (low IoU). Plates do not nest, so it goes; plates side by side both stay."""
+    from video.plates.detector import _drop_nested
+
+    plate, around = ((214, 165, 389, 233), 0.82), ((7, 0, 680, 420), 0.45)
+    assert _drop_nested([plate, around]) == [plate]
+    left, right = ((100, 300, 280, 360), 0.9), ((300, 300, 480, 360), 0.6)
+    assert _drop_nested([left, right]) == [left, right]
+    assert _drop_nested([around, plate]) == [around, plate]  # only a better-scored box inside counts
 
 
 @pytest.mark.parametrize("bad", [np.zeros((0, 0, 3), np.uint8), None, np.zeros((5,), np.uint8)])

@@ -142,16 +142,13 @@ class VideoPlateReader:
         it again (~40 ms of CPU a call): that opinion is reused. `may_ask[i]` False: no new
         opinion for box i this time (the caller rations them per track). Returns each
         Detection with the opinion it was decided on, for the caller to keep."""
-        from video.plates.recognizer import pad_box
+        from video.plates.recognizer import plate_views
 
         rec = self.recognizer
-        crops = []
-        for box, _score in found:
-            x1, y1, x2, y2 = pad_box(box, image.shape)
-            crop = image[y1:y2, x1:x2]
-            crops.append(crop if crop.size else np.zeros((8, 24, 3), np.uint8))  # keep one per box
+        groups = [plate_views(image, box) for box, _score in found]  # one group per box
+        crops = [group[0] for group in groups]  # the standard padded crop, for PP-OCR
         out: list[tuple[Detection, SecondOpinion | None]] = []
-        reads = rec.reader.read(crops) if crops else []  # type: ignore[attr-defined]
+        reads = rec.reader.read_views(groups) if groups else []  # type: ignore[attr-defined]
         asks = may_ask if may_ask is not None else [True] * len(found)
         for (box, score), crop, before, ask, (raw, probs) in zip(found, crops, earlier, asks, reads, strict=True):
             second = None
@@ -201,12 +198,15 @@ class VideoPlateReader:
             return self.recognizer.read_regions(image, list(regions))  # type: ignore[attr-defined]
         return [d for region in regions for d in self.read(image, self.detect(image, region))]
 
-    def _second_opinion(self, crop: np.ndarray) -> SecondOpinion | None:
+    def _second_opinion(self, crop: np.ndarray) -> SecondOpinion:
+        """PP-OCR's reading of the crop; ("", 0.0) when it reads no text at all, which is
+        an answer too (no plate here), rationed like any other non-plate answer: as None
+        it looked like "not asked", and a blank sign was asked again on the next frame."""
         from video.plates.recognizer import _clean
 
         result = self.recognizer._ppocr(rec_only=True)(crop, use_det=False, use_cls=False)  # type: ignore[attr-defined]
         reads = [(t, float(sc)) for t, sc in zip(result.txts or (), result.scores or (), strict=False) if t]
-        return (_clean(reads[0][0]), reads[0][1]) if reads else None
+        return (_clean(reads[0][0]), reads[0][1]) if reads else ("", 0.0)
 
 
 FACE_SEARCH_SIDE = 960
