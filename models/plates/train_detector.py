@@ -59,11 +59,14 @@ def main() -> None:
         return
 
     settings.update({"sync": False, "datasets_dir": str(ROOT / ".cache" / "plates")})
-    # --init continues from weights trained here before (same lineage: never downloaded)
+    # --init continues from weights trained here before (same lineage: never downloaded).
+    # ultralytics drops a loaded checkpoint's weights when pretrained=False (engine/model.py:
+    # `weights = None if pretrained is False`), so --init passes True: the weights are the
+    # local .pt, nothing is fetched.
     model = YOLO(str(args.init)) if args.init else YOLO(str(args.model))
     model.train(
         data=str(args.data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-        time=args.hours, pretrained=False, amp=False, device="cpu", workers=2, seed=0, deterministic=False,
+        time=args.hours, pretrained=bool(args.init), amp=False, device="cpu", workers=2, seed=0, deterministic=False,
         project=str(ROOT / ".cache" / "runs"), name=args.name, exist_ok=True, plots=False,
         single_cls=True, scale=0.3, mosaic=1.0, close_mosaic=3, fliplr=0.0, degrees=3.0,
         translate=0.1, hsv_h=0.02, patience=100, cos_lr=True, verbose=False,

@@ -101,7 +101,7 @@ class PlateDetector:
             y2 = int(np.clip((y + bh_i - top) / scale, 0, h))
             if x2 - x1 >= 4 and y2 - y1 >= 3:
                 found.append(((x1, y1, x2, y2), float(scores[i])))
-        return sorted(found, key=lambda item: -item[1])
+        return _drop_nested(sorted(found, key=lambda item: -item[1]))
 
     def detect_coarse_to_fine(self, image: np.ndarray, min_score: float, coarse_scale: float,
                               fine_scale: float) -> list[tuple[BBox, float]]:
@@ -123,3 +123,24 @@ class PlateDetector:
             for (x1, y1, x2, y2), score in self.detect(image[wy1:wy2, wx1:wx2], min_score, scale=fine_scale):
                 found.append(((x1 + wx1, y1 + wy1, x2 + wx1, y2 + wy1), score))
         return sorted(found, key=lambda item: -item[1])
+
+
+def _drop_nested(found: list[tuple[BBox, float]]) -> list[tuple[BBox, float]]:
+    """Plates do not nest: a box that holds a better-scored, much smaller box (most of its
+    area inside, a third of its size or less) is the detector seeing the plate's
+    surroundings as one more plate, which NMS keeps (their IoU is low). `found` is sorted
+    best first; so is the result."""
+    kept: list[tuple[BBox, float]] = []
+    for box, score in found:
+        x1, y1, x2, y2 = box
+        area = (x2 - x1) * (y2 - y1)
+        nested = False
+        for (kx1, ky1, kx2, ky2), _ in kept:
+            inner = (kx2 - kx1) * (ky2 - ky1)
+            overlap = max(0, min(x2, kx2) - max(x1, kx1)) * max(0, min(y2, ky2) - max(y1, ky1))
+            if inner * 3 <= area and overlap >= 0.8 * inner:
+                nested = True
+                break
+        if not nested:
+            kept.append((box, score))
+    return kept
