@@ -24,8 +24,14 @@ import cv2
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from models.plates.evaluate_synthetic import iou  # noqa: E402
 from video.plates.grammar import normalize_plate  # noqa: E402
-from video.plates.recognizer import PlateRecognizer  # noqa: E402
+from video.plates.recognizer import (  # noqa: E402
+    DETECTOR_MIN_SCORE,
+    PlateRecognizer,
+    _clean,
+    plate_shaped_line,
+)
 
 PHOTOS = ROOT.parent / "shared" / "dev_media" / "plates_real"
 LABELS = ROOT / "tests" / "data" / "plates_real_labels.tsv"
@@ -50,6 +56,47 @@ def verdict(text: str | None, truth: str | None, foreign: bool) -> str:
     if foreign:
         return "wrong" if text else "ok (none)"
     return "exact" if text == truth else ("wrong" if text else "none")
+
+
+def ppocr_plate_lines(rec: PlateRecognizer, image) -> list[tuple[float, float, float, float]]:
+    """Boxes of PP-OCR's text lines that the runtime would take as plate candidates."""
+    result = rec._ppocr(rec_only=False)(image, use_cls=False)
+    boxes = []
+    for quad, txt in zip(result.boxes if result.boxes is not None else (), result.txts or (), strict=False):
+        xs, ys = [float(p[0]) for p in quad], [float(p[1]) for p in quad]
+        if plate_shaped_line(max(xs) - min(xs), max(ys) - min(ys), _clean(txt)):
+            boxes.append((min(xs), min(ys), max(xs), max(ys)))
+    return boxes
+
+
+def detectors_side_by_side(rec: PlateRecognizer, labels: list[dict[str, str]]) -> None:
+    """Which labelled plates each detector finds (IoU >= 0.3 with the hand-cut box, which
+    is looser than a detector's), and how many of its boxes match no labelled plate."""
+    print("\n### Detectors side by side on the real photos\n")
+    print("| image | plates (read + foreign) | YOLO found | PP-OCR lines found | either | "
+          "YOLO boxes on no plate | PP-OCR plate-shaped lines on no plate |")
+    print("|---|---|---|---|---|---|---|")
+    tot = defaultdict(int)
+    by_image: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in labels:
+        by_image[row["image"]].append(row)
+    for name in sorted({p.name for p in PHOTOS.iterdir()}):
+        image = cv2.imread(str(PHOTOS / name))
+        rows = by_image.get(name, [])
+        hand = [tuple(float(v) for v in r["crop"].split(",")) for r in rows if r.get("crop")]
+        judged = [tuple(float(v) for v in r["crop"].split(",")) for r in rows
+                  if r.get("crop") and r["status"] in ("read", "foreign")]
+        yolo = [b for b, _ in rec.detector.detect(image, min_score=DETECTOR_MIN_SCORE)]
+        lines = ppocr_plate_lines(rec, image)
+        y = sum(any(iou(h, b) >= 0.3 for b in yolo) for h in judged)
+        p = sum(any(iou(h, b) >= 0.3 for b in lines) for h in judged)
+        e = sum(any(iou(h, b) >= 0.3 for b in yolo + lines) for h in judged)
+        yf = sum(all(iou(h, b) < 0.1 for h in hand) for b in yolo)
+        pf = sum(all(iou(h, b) < 0.1 for h in hand) for b in lines)
+        for key, v in (("n", len(judged)), ("y", y), ("p", p), ("e", e), ("yf", yf), ("pf", pf)):
+            tot[key] += v
+        print(f"| {name} | {len(judged)} | {y} | {p} | {e} | {yf} | {pf} |")
+    print(f"| **total** | {tot['n']} | **{tot['y']}** | **{tot['p']}** | **{tot['e']}** | {tot['yf']} | {tot['pf']} |")
 
 
 def timed(fn, *args, repeat: int = 3):
@@ -151,6 +198,7 @@ def main() -> None:
           f"HyperLPR exact {ctot['p_exact']}/{ctot['n']}, wrong {ctot['p_wrong']}. "
           f"Low-res (<=110 px wide): ours {ctot['o_small_exact']}/{ctot['small']}, "
           f"HyperLPR {ctot['p_small_exact']}/{ctot['small']}.")
+    detectors_side_by_side(rec, labels)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 # Usage: bash models/plates/train_reader.sh [EPOCHS] [START_WEIGHTS.keras]
 #   e.g. continue on a fresh 48k set: CITYOPS_READER_DATA=.cache/plates/reader2 \
 #        CITYOPS_READER_SEED=1000000 CITYOPS_READER_COUNT=48000 bash models/plates/train_reader.sh 6 RUN/best.keras
-# (START_WEIGHTS continues from an earlier run instead of starting from random weights.)
+# (START_WEIGHTS continues from an earlier run instead of starting from random weights;
+#  CITYOPS_READER_LR sets the peak learning rate, default 0.002: session 4 used 0.0015.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EPOCHS="${1:-5}"
@@ -23,7 +24,7 @@ COUNT="${CITYOPS_READER_COUNT:-24000}"
   --plate-config-file models/plates/reader_plate_config.yaml \
   --annotations "$DATA/train.csv" --val-annotations "$DATA/val.csv" \
   --augmentation-path models/plates/reader_augmentation.yaml \
-  --epochs "$EPOCHS" --lr 0.002 --batch-size 64 --workers 1 --early-stopping-patience 20 \
+  --epochs "$EPOCHS" --lr "${CITYOPS_READER_LR:-0.002}" --batch-size 64 --workers 1 --early-stopping-patience 20 \
   --output-dir .cache/plates/reader_model --seed 0 "${START[@]}"
 RUN=$(ls -td .cache/plates/reader_model/*/ | head -1)
 mkdir -p .cache/plates/reader_export
