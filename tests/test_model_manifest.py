@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from video.model_files import MODELS_DIR, load_manifest, sha256_of
 
+WEIGHT_FILES = ("*.onnx", "*.h5", "*.keras", "*.pt")
+"""Models the product runs and checkpoints training continues from: both must be accounted for."""
 PROVENANCE = ("what", "source", "training_command", "license", "data", "data_generator", "metrics")
 
 
-def test_every_onnx_file_has_a_manifest_entry_with_provenance_metrics_and_its_sha256() -> None:
+def test_every_model_and_checkpoint_file_has_a_manifest_entry_with_provenance_metrics_and_its_sha256() -> None:
     entries = {entry.file: entry for entry in load_manifest().values()}
-    onnx_files = sorted(p.relative_to(MODELS_DIR).as_posix() for p in MODELS_DIR.rglob("*.onnx"))
+    onnx_files = sorted(p.relative_to(MODELS_DIR).as_posix() for pattern in WEIGHT_FILES
+                        for p in MODELS_DIR.rglob(pattern))
     assert onnx_files, "no model files under models/"
     for file in onnx_files:
         assert file in entries, f"models/{file} is not in models/manifest.json"

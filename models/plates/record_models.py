@@ -69,6 +69,21 @@ ENTRIES = {
                 "by models/plates/make_reader_data.py (train_reader.sh runs it when missing) into "
                 ".cache/plates/reader, reader2 and reader4; not committed: regenerated from seeds",
     },
+    "plate_reader_checkpoint": {
+        "file": "plates/checkpoints/plate_reader.weights.h5",
+        "what": "Keras weights of plate_reader (the same network before ONNX export): not run by "
+                "the product; what train_reader.sh continues from (START_WEIGHTS)",
+        "source": "session 5: rebuilt from the committed plates/plate_reader.onnx by "
+                  "models/plates/recover_reader_keras.py (earlier checkpoints were under .cache/, "
+                  "lost with the machine; the rebuilt model gives the ONNX model's outputs to "
+                  "6e-6 on 512 val crops); train_reader.sh writes each new best here",
+        "training_command": ".venv-train/bin/python models/plates/recover_reader_keras.py "
+                            "--val .cache/plates/reader5/val.csv --out "
+                            "models/plates/checkpoints/plate_reader.weights.h5; since then "
+                            "bash models/plates/train_reader.sh (see plate_reader)",
+        "license": "weights trained here; fast-plate-ocr is MIT",
+        "data": "as plate_reader",
+    },
     "plate_reader_config": {
         "file": "plates/reader_plate_config.yaml",
         "what": "fast-plate-ocr plate config of plate_reader (alphabet, input size)",
@@ -86,8 +101,8 @@ def main() -> None:
     for name, entry in ENTRIES.items():
         info = {k: v for k, v in entry.items() if k != "file"}
         info["data_generator"] = GENERATOR_VERSION
-        if name in metrics:
-            info["metrics"] = metrics[name]
+        if name in metrics or entry["file"].endswith(".h5"):
+            info["metrics"] = metrics.get(name) or metrics["plate_reader"]
         record_model(name, entry["file"], info)
         print(f"recorded {name}")
 
