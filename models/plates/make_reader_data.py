@@ -18,6 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from models.plates.synth import background, camera, paste_plate, random_plate  # noqa: E402
+from video.plates.render import TRAINING_FONT_PACKAGES, missing_training_fonts  # noqa: E402
 
 
 def padded_crop(img: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator
@@ -88,6 +89,9 @@ def main() -> None:
                         help="first seed of the training crops: a new value gives a fresh set "
                         "for continued training (keep it below 10,000,000, where val starts)")
     args = parser.parse_args()
+    if missing := missing_training_fonts():
+        print(f"warning: {len(missing)} fonts missing ({', '.join(Path(m).name for m in missing)}): these seeds"
+              f" draw other plates than the recorded training sets; apt-get install {TRAINING_FONT_PACKAGES}")
     build(args.out, "train", args.train, args.train_seed, args.workers)
     build(args.out, "val", args.val, 10_000_000, args.workers)  # disjoint seeds: held out
 

@@ -4,6 +4,9 @@ Offline by construction: ultralytics is told not to touch the network, its confi
 fonts live under .cache/, and pretrained=False.
 
     python models/plates/train_detector.py --data .cache/plates/detector/plates.yaml --epochs 30
+
+To continue the shipped detector: --init models/plates/checkpoints/plate_detector.pt. The run's
+best.pt is copied there after export, so the next machine continues where this one stopped.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / ".cache" / "ultralytics"
+CHECKPOINT = ROOT / "models" / "plates" / "checkpoints" / "plate_detector.pt"
 
 
 def offline_env() -> None:
@@ -72,7 +76,10 @@ def main() -> None:
         translate=0.1, hsv_h=0.02, patience=100, cos_lr=True, verbose=False,
         optimizer="AdamW", lr0=args.lr0, warmup_epochs=args.warmup_epochs,
     )
-    export(YOLO, ROOT / ".cache" / "runs" / args.name / "weights" / "best.pt", args.out)
+    best = ROOT / ".cache" / "runs" / args.name / "weights" / "best.pt"
+    export(YOLO, best, args.out)
+    shutil.copy(best, CHECKPOINT)
+    print(f"weights kept in {CHECKPOINT}: record both with python models/plates/record_models.py")
 
 
 def export(yolo: type, weights: Path, out: Path) -> None:

@@ -2,11 +2,15 @@
 # Train the plate reader (fast-plate-ocr CCT, TensorFlow backend) and export it to ONNX.
 # Training deps live in their own venv:
 #   python3.11 -m venv .venv-train && .venv-train/bin/pip install -r models/plates/requirements-train-reader.txt
-# Usage: bash models/plates/train_reader.sh [EPOCHS] [START_WEIGHTS.keras]
-#   e.g. continue on a fresh 48k set: CITYOPS_READER_DATA=.cache/plates/reader2 \
-#        CITYOPS_READER_SEED=1000000 CITYOPS_READER_COUNT=48000 bash models/plates/train_reader.sh 6 RUN/best.keras
-# (START_WEIGHTS continues from an earlier run instead of starting from random weights;
+# Usage: bash models/plates/train_reader.sh [EPOCHS] [START_WEIGHTS]
+#   e.g. continue the shipped reader on a fresh 72k set: CITYOPS_READER_DATA=.cache/plates/reader5 \
+#        CITYOPS_READER_SEED=4000000 CITYOPS_READER_COUNT=72000 CITYOPS_READER_LR=0.001 \
+#        bash models/plates/train_reader.sh 4 models/plates/checkpoints/plate_reader.weights.h5
+# (START_WEIGHTS, a .keras or .weights.h5 file, continues from earlier weights instead of
+#  random ones; the committed checkpoint holds the shipped reader's, and this script writes the
+#  new best weights there, so the next machine continues where this one stopped.
 #  CITYOPS_READER_LR sets the peak learning rate, default 0.002: session 4 used 0.0015.)
+# The data is drawn with the fonts of video/plates/render.py TRAINING_FONT_PACKAGES installed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EPOCHS="${1:-5}"
@@ -31,4 +35,10 @@ mkdir -p .cache/plates/reader_export
 .venv-train/bin/fast-plate-ocr export --model "$RUN/best.keras" --format onnx \
   --plate-config-file models/plates/reader_plate_config.yaml --save-dir .cache/plates/reader_export
 cp .cache/plates/reader_export/best.onnx models/plates/plate_reader.onnx
-echo "reader exported to models/plates/plate_reader.onnx; record it: python models/plates/record_models.py"
+.venv-train/bin/python -c "
+import sys
+from fast_plate_ocr.train.model.config import load_plate_config_from_yaml
+from fast_plate_ocr.train.utilities.utils import load_keras_model
+load_keras_model(sys.argv[1], load_plate_config_from_yaml(sys.argv[2])).save_weights(sys.argv[3])
+" "$RUN/best.keras" models/plates/reader_plate_config.yaml models/plates/checkpoints/plate_reader.weights.h5
+echo "reader exported to models/plates/plate_reader.onnx (weights: models/plates/checkpoints); record it: python models/plates/record_models.py"
