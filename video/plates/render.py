@@ -103,6 +103,16 @@ def _available(paths: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return [(p, i) for p, i in paths if Path(p).exists()]
 
 
+TRAINING_FONT_PACKAGES = "fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-liberation fonts-dejavu-core"
+"""Debian packages whose fonts `varied_fonts=True` mixes in: the plate models were trained
+on data drawn with them installed; without them the same seeds draw other plates."""
+
+
+def missing_training_fonts() -> list[str]:
+    """Font files of TRAINING_FONT_PACKAGES that this machine lacks (empty: data as recorded)."""
+    return [p for p, _ in _SYSTEM_CJK + _SYSTEM_LATIN if not Path(p).exists()]
+
+
 def _pick_fonts(rng: np.random.Generator, varied: bool) -> tuple[tuple[str, int], tuple[str, int]]:
     bundled = [(str(p), 0) for p in _BUNDLED]
     cjk = bundled + (_available(_SYSTEM_CJK) if varied else [])
