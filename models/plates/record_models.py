@@ -99,6 +99,21 @@ ENTRIES = {
         "license": "weights trained here; fast-plate-ocr is MIT",
         "data": "as plate_reader",
     },
+    "plate_reader_candidate_s5": {
+        "file": "plates/checkpoints/candidates/plate_reader_s5.weights.h5",
+        "what": "Keras weights of a plate_reader trained further in session 5: NOT shipped "
+                "(more exact reads, but more confident wrong ones; docs/ACCURACY.md)",
+        "source": "plate_reader_checkpoint trained 3 epochs on a fresh 72000-crop set at lr "
+                  "0.001 (fast-plate-ocr val plate acc 0.725, 0.741, 0.749)",
+        "training_command": "CITYOPS_READER_DATA=.cache/plates/reader5 CITYOPS_READER_SEED=4000000 "
+                            "CITYOPS_READER_COUNT=72000 CITYOPS_READER_LR=0.001 bash "
+                            "models/plates/train_reader.sh 4 "
+                            "models/plates/checkpoints/plate_reader.weights.h5 (stopped after 3 "
+                            "of 4 epochs; its best.keras saved as weights)",
+        "license": "weights trained here; fast-plate-ocr is MIT",
+        "data": "72000 train crops (seeds 4000000-4071999) + 2000 val (seeds from 10000000), "
+                "make_reader_data.py with TRAINING_FONT_PACKAGES installed",
+    },
     "plate_reader_config": {
         "file": "plates/reader_plate_config.yaml",
         "what": "fast-plate-ocr plate config of plate_reader (alphabet, input size)",
