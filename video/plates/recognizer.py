@@ -120,16 +120,9 @@ class PlateReader:
                                             sess_options=options)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[tuple[str, list[float]]]:
-        """Raw text (pads removed) and per-slot probabilities (pads included) per crop."""
-        if not crops:
-            return []
-        grays = [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)[..., None] for c in crops]
-        preds = self.model.run(grays, return_confidence=True)
-        out = []
-        for pred in preds:
-            probs = [float(p) for p in np.asarray(pred.char_probs).reshape(-1)]
-            out.append((pred.plate, probs))
-        return out
+        """Raw text (pads removed) and per-slot probabilities (pads included) per crop: each
+        crop as the only view of its plate."""
+        return self.read_views([[crop] for crop in crops])
 
     def distributions(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """The reader's softmax per crop and slot: (crops, slots, alphabet)."""
@@ -210,7 +203,9 @@ class PlateRecognizer:
         # the reader's training crops; the views around that plate box are cut from the image
         # with its edge replicated (reading the image itself as the box shrank the plate).
         ix, iy = w * PAD_X / (1 + 2 * PAD_X), h * PAD_Y / (1 + 2 * PAD_Y)
-        bx, by = int(round(w * 0.1)) + 1, int(round(h * 0.2)) + 1
+        # a border wide enough for every view around that box (its widest margin + shift)
+        bx = int(np.ceil(w * max(px + abs(shift) for px, _, shift in VIEWS))) + 1
+        by = int(np.ceil(h * max(py for _, py, _ in VIEWS))) + 1
         canvas = cv2.copyMakeBorder(image, by, by, bx, bx, cv2.BORDER_REPLICATE)
         box = (int(round(bx + ix)), int(round(by + iy)), int(round(bx + w - ix)), int(round(by + h - iy)))
         raw, probs = self.reader.read_views([plate_views(canvas, box)])[0]
