@@ -6,6 +6,7 @@ seeds the training never saw; the real-photo check runs only where ../shared is 
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import shutil
@@ -19,6 +20,7 @@ from streams.records import SightingKind
 from video.model_files import ModelFileError, verified_path
 from video.plates.cli import run_plates
 from video.plates.grammar import display_plate, normalize_plate
+from video.plates.province import CLASSES as PROVINCE_CLASSES
 from video.plates.recognizer import VIEWS, PlateImageError, PlateRecognizer, pad_box, plate_views
 from video.plates.render import KINDS, random_plate_text, render_plate
 
@@ -132,7 +134,8 @@ def test_plate_views_average_the_readers_opinion(recognizer):
     assert len(views) == len(VIEWS)
     x1, y1, x2, y2 = pad_box(box, frame.shape)
     assert views[0].shape == frame[y1:y2, x1:x2].shape  # the first view is the standard crop
-    reader = recognizer.reader
+    reader = copy.copy(recognizer.reader)
+    reader.province = None  # the library knows only the reader; its province opinion is tested below
     # one view decodes as fast-plate-ocr's own pipeline does
     library = reader.model.run([cv2.cvtColor(views[0], cv2.COLOR_BGR2GRAY)[..., None]], return_confidence=True)[0]
     assert reader.read_views([[views[0]]])[0][0] == library.plate
@@ -141,6 +144,45 @@ def test_plate_views_average_the_readers_opinion(recognizer):
     text, probs = reader.read_views([views], sure=1.01)[0]
     assert text == "苏E12G45"
     assert all(0.0 <= p <= 1.0 + 1e-6 for p in probs)
+
+
+def test_the_province_reader_reads_the_first_glyph_of_plates_it_never_saw(recognizer):
+    """The second opinion on slot 0 reads provinces of every plate kind, single and double row,
+    from padded crops as the detector cuts them."""
+    rng = np.random.default_rng(2024)
+    kinds = [k for k in KINDS if k != "black"]  # black (HK/Macau) plates are always 粤Z
+    crops, truths = [], []
+    for i, province in enumerate("京沪粤川浙鲁冀豫晋赣闽湘"):
+        kind = kinds[i % len(kinds)]
+        text = province + random_plate_text(kind, rng)[1:]
+        plate = render_plate(text, kind, rng)
+        width = 220
+        plate = cv2.resize(plate, (width, int(width * plate.shape[0] / plate.shape[1])), interpolation=cv2.INTER_AREA)
+        crops.append(cv2.copyMakeBorder(plate, 12, 12, 9, 9, cv2.BORDER_CONSTANT, value=(70, 70, 70)))
+        truths.append(text[0])
+    dists = recognizer.reader.province.distributions(crops)
+    read = [PROVINCE_CLASSES[i] for i in dists.argmax(axis=1)]
+    assert sum(r == t for r, t in zip(read, truths, strict=True)) >= len(truths) - 1, list(zip(read, truths, strict=True))
+
+
+def test_the_province_opinion_cannot_make_a_letter_slot_a_sure_province(recognizer):
+    """Slot 0 combines both models only within the reader's "this is a province" mass: where
+    the reader sees a letter (a shifted read), the province reader cannot overrule it into
+    a confident province; where both see the same province, the read gets surer."""
+    reader = recognizer.reader
+    alphabet = reader.model.config.alphabet
+    first = np.full((2, len(alphabet)), 0.001, np.float32)
+    first[0, alphabet.index("A")] = 0.95  # reader: a letter
+    first[1, alphabet.index("京")] = 0.70  # reader: 京, not sure
+    first[1, alphabet.index("津")] = 0.25
+    first /= first.sum(axis=1, keepdims=True)
+    province = np.full((2, len(PROVINCE_CLASSES)), 0.001, np.float32)
+    province[:, PROVINCE_CLASSES.index("京")] = 0.97
+    province /= province.sum(axis=1, keepdims=True)
+    combined = reader._with_province(first, province)
+    assert np.allclose(combined.sum(axis=1), 1.0, atol=1e-5)
+    assert alphabet[combined[0].argmax()] == "A" and combined[0].max() == pytest.approx(first[0].max())
+    assert alphabet[combined[1].argmax()] == "京" and combined[1].max() > first[1].max()
 
 
 def test_a_box_around_a_better_plate_box_is_dropped():

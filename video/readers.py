@@ -152,7 +152,7 @@ class VideoPlateReader:
         asks = may_ask if may_ask is not None else [True] * len(found)
         for (box, score), crop, before, ask, (raw, probs) in zip(found, crops, earlier, asks, reads, strict=True):
             second = None
-            unsure = not probs or min(probs) < rec.min_char_confidence  # type: ignore[attr-defined]
+            unsure = not rec.sure_alone(raw, probs)  # type: ignore[attr-defined]
             if self.second_opinion and unsure and box[2] - box[0] >= self.MIN_SECOND_OPINION_PX:
                 second = next((opinion for opinion in before if _opinion_holds(raw, opinion)), None)
                 if second is None and ask:

@@ -21,7 +21,6 @@ import cv2
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from video.model_files import verified_path  # noqa: E402
 from video.plates.recognizer import PlateReader  # noqa: E402
 
 BUCKET_PX = 40
@@ -34,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.data / "val.csv").is_file():
         sys.exit(f"no val crops in {args.data}: python models/plates/make_reader_data.py --out {args.data}")
-    reader = PlateReader(verified_path("plate_reader"), verified_path("plate_reader_config"))
+    reader = PlateReader.load()
     with open(args.data / "val.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[: args.limit]
     by_width: defaultdict[int, list[int]] = defaultdict(lambda: [0, 0])

@@ -114,6 +114,32 @@ ENTRIES = {
         "data": "72000 train crops (seeds 4000000-4071999) + 2000 val (seeds from 10000000), "
                 "make_reader_data.py with TRAINING_FONT_PACKAGES installed",
     },
+    "plate_province": {
+        "file": "plates/plate_province.onnx",
+        "what": "province reader: a 6-conv CNN (models/plates/train_province.py build_model, "
+                "0.51M parameters) that reads a plate's first glyph (31 provinces + 使); input "
+                "1x1x64x96 gray/255 = the left 60% of the crop (video/plates/province.py), "
+                "output 32 logits; the runtime multiplies its softmax into plate_reader's slot 0",
+        "source": "trained here from scratch with torch (AdamW, one-cycle lr 0.003, batch 128, "
+                  "augmentation: box span/offset, exposure, blur), exported to ONNX opset 17 by "
+                  "the same script",
+        "training_command": ".venv/bin/pip install -r requirements-train.txt && "
+                            ".venv/bin/python models/plates/train_province.py --data "
+                            ".cache/plates/reader5 --epochs 6",
+        "license": "weights and code written here",
+        "data": "the plate_reader_candidate_s5 crops: 72000 train (seeds 4000000-4071999) + "
+                "2000 val (seeds from 10000000), make_reader_data.py with "
+                "TRAINING_FONT_PACKAGES installed",
+    },
+    "plate_province_checkpoint": {
+        "file": "plates/checkpoints/plate_province.pt",
+        "what": "torch state dict of plate_province (before export): not run by the product; "
+                "what train_province.py --init continues from",
+        "source": "written by train_province.py at its best val epoch",
+        "training_command": "as plate_province",
+        "license": "weights and code written here",
+        "data": "as plate_province",
+    },
     "plate_reader_config": {
         "file": "plates/reader_plate_config.yaml",
         "what": "fast-plate-ocr plate config of plate_reader (alphabet, input size)",
