@@ -54,9 +54,12 @@ def main() -> None:
     det_ms = median_ms(lambda: rec.detector.detect(frame), args.runs)
     rows.append(("YOLO detection, 1280x720 frame (384x640 input)", "ms / frame", *det_ms))
     read_ms = median_ms(lambda: rec.reader.read([crop]), args.runs)
-    rows.append(("fast-plate-ocr reading, 1 plate per call", "ms / plate", *read_ms))
+    rows.append(("reading (fast-plate-ocr + province reader), 1 plate per call", "ms / plate", *read_ms))
+    if rec.reader.province is not None:
+        province_ms = median_ms(lambda: rec.reader.province.distributions([crop]), args.runs)
+        rows.append(("of which the province reader", "ms / plate", *province_ms))
     batch_ms = median_ms(lambda: rec.reader.read(batch), args.runs)
-    rows.append(("fast-plate-ocr reading, batch of 8", "ms / plate", batch_ms[0] / 8, batch_ms[1] / 8))
+    rows.append(("reading, batch of 8", "ms / plate", batch_ms[0] / 8, batch_ms[1] / 8))
     views = [plate_views(frame, dets[0][0])]
     views_ms = median_ms(lambda: rec.reader.read_views(views, sure=1.01), args.runs)
     rows.append((f"read of an unsure plate: {len(VIEWS)} views, averaged", "ms / plate", *views_ms))

@@ -185,6 +185,15 @@ def test_the_province_opinion_cannot_make_a_letter_slot_a_sure_province(recogniz
     assert alphabet[combined[1].argmax()] == "京" and combined[1].max() > first[1].max()
 
 
+def test_a_read_unsure_of_two_glyphs_needs_a_second_opinion(recognizer):
+    """Our read stands alone only when it is sure as a whole: two glyphs at 0.97 each (the
+    product 0.93) or an unsure pad slot (an 8th glyph half seen) send it to PP-OCR."""
+    assert recognizer.sure_alone("京A12345", [0.995] * 7 + [0.99])
+    assert not recognizer.sure_alone("京A12345", [0.97, 0.97] + [0.995] * 5 + [0.99])
+    assert not recognizer.sure_alone("京A12345", [0.995] * 7 + [0.90])
+    assert not recognizer.sure_alone("", [])
+
+
 def test_a_box_around_a_better_plate_box_is_dropped():
     """The detector sometimes boxes a plate's surroundings as one more plate; NMS keeps it
     (low IoU). Plates do not nest, so it goes; plates side by side both stay."""
