@@ -55,9 +55,8 @@ def main() -> None:
     rows.append(("YOLO detection, 1280x720 frame (384x640 input)", "ms / frame", *det_ms))
     read_ms = median_ms(lambda: rec.reader.read([crop]), args.runs)
     rows.append(("reading (fast-plate-ocr + province reader), 1 plate per call", "ms / plate", *read_ms))
-    if rec.reader.province is not None:
-        province_ms = median_ms(lambda: rec.reader.province.distributions([crop]), args.runs)
-        rows.append(("of which the province reader", "ms / plate", *province_ms))
+    province_ms = median_ms(lambda: rec.reader.province.distributions([crop]), args.runs)
+    rows.append(("of which the province reader", "ms / plate", *province_ms))
     batch_ms = median_ms(lambda: rec.reader.read(batch), args.runs)
     rows.append(("reading, batch of 8", "ms / plate", batch_ms[0] / 8, batch_ms[1] / 8))
     views = [plate_views(frame, dets[0][0])]

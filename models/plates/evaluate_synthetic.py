@@ -43,12 +43,22 @@ def main() -> None:
                         "(e.g. 41000000) than the one reported (40000000)")
     parser.add_argument("--system", action="store_true",
                         help="also run the whole runtime decision (YOLO + our reader + PP-OCR)")
+    parser.add_argument("--without-province", action="store_true",
+                        help="read slot 0 with the plate reader alone (the baseline of the province reader)")
+    parser.add_argument("--province-temper", type=float, default=None,
+                        help="combine the two slot-0 opinions with this power instead of "
+                        "PROVINCE_TEMPER (1.0: their plain product)")
     args = parser.parse_args()
     rec = PlateRecognizer.load(use_ppocr=False)
+    if args.without_province:
+        rec.reader.province = None
+    if args.province_temper is not None:
+        rec.reader.province_temper = args.province_temper
     rec.min_char_confidence = rec.min_plate_confidence = 0.0  # keep every valid read; swept below
     system = PlateRecognizer(rec.detector, rec.reader, use_ppocr=True)  # the runtime decision
     truths = found = false_pos = 0
     reads: list[tuple[bool, float]] = []  # (correct, product of char probs) per detected plate
+    least_wrong: list[float] = []  # least sure character of each wrong read
     sys_exact = sys_wrong = sys_found = 0
     for i in range(args.scenes):
         size = (1920, 1080) if i % 4 == 3 else (1280, 720)
@@ -69,6 +79,8 @@ def main() -> None:
             det = dets[best]
             conf = math.prod(det.char_confidences) if det.char_confidences and det.text else -1.0
             reads.append((det.text == normalize_plate(item.text), conf))
+            if det.text and det.text != normalize_plate(item.text):
+                least_wrong.append(min(det.char_confidences))
         false_pos += len(dets) - len(used)
         if args.system:
             sys_dets = system.read_frame(scene)
@@ -97,7 +109,8 @@ def main() -> None:
     wrong_confs = sorted(c for ok, c in reads if not ok and c >= 0)
     if wrong_confs:
         print(f"\nhighest confidence of a wrong read: {wrong_confs[-1]:.3f}; "
-              f"wrong reads' confidences (top 5): {[round(c, 3) for c in wrong_confs[-5:]]}")
+              f"wrong reads' confidences (top 5): {[round(c, 3) for c in wrong_confs[-5:]]}; "
+              f"by least sure character instead: {max(least_wrong):.3f}")
 
 
 if __name__ == "__main__":

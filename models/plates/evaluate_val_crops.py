@@ -24,21 +24,27 @@ sys.path.insert(0, str(ROOT))
 from video.plates.recognizer import PlateReader  # noqa: E402
 
 BUCKET_PX = 40
+WIDE_PX = 160
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / ".cache/plates/reader")
     parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument("--without-province", action="store_true",
+                        help="read slot 0 with the plate reader alone (the province reader's baseline)")
     args = parser.parse_args()
     if not (args.data / "val.csv").is_file():
         sys.exit(f"no val crops in {args.data}: python models/plates/make_reader_data.py --out {args.data}")
     reader = PlateReader.load()
+    if args.without_province:
+        reader.province = None
     with open(args.data / "val.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[: args.limit]
     by_width: defaultdict[int, list[int]] = defaultdict(lambda: [0, 0])
     slot_right: defaultdict[int, int] = defaultdict(int)
     slot_seen: defaultdict[int, int] = defaultdict(int)
+    wide_wrong = wide_province_only = 0  # wrong reads of crops >= WIDE_PX, and those wrong in slot 0 alone
     for row in rows:
         crop = cv2.imread(str(args.data / row["image_path"]), cv2.IMREAD_COLOR)
         text, _ = reader.read([crop])[0]
@@ -46,6 +52,9 @@ def main() -> None:
         bucket = min(crop.shape[1] // BUCKET_PX, 8)
         by_width[bucket][0] += read == truth
         by_width[bucket][1] += 1
+        if crop.shape[1] >= WIDE_PX and read != truth:
+            wide_wrong += 1
+            wide_province_only += len(read) == len(truth) and read[1:] == truth[1:]
         for i, char in enumerate(truth):
             slot_seen[i] += 1
             slot_right[i] += i < len(read) and read[i] == char
@@ -57,6 +66,8 @@ def main() -> None:
     print("\n| slot | " + " | ".join(str(i) for i in sorted(slot_seen)) + " |")
     print("|---|" + "---|" * len(slot_seen))
     print("| right | " + " | ".join(f"{slot_right[i] / slot_seen[i]:.2f}" for i in sorted(slot_seen)) + " |")
+    print(f"\nwrong reads of crops >= {WIDE_PX} px wide: {wide_wrong}, of which wrong in the "
+          f"province glyph alone: {wide_province_only}")
 
 
 if __name__ == "__main__":

@@ -119,7 +119,8 @@ ENTRIES = {
         "what": "province reader: a 6-conv CNN (models/plates/train_province.py build_model, "
                 "0.51M parameters) that reads a plate's first glyph (31 provinces + 使); input "
                 "1x1x64x96 gray/255 = the left 60% of the crop (video/plates/province.py), "
-                "output 32 logits; the runtime multiplies its softmax into plate_reader's slot 0",
+                "output 32 logits; the runtime combines its softmax with plate_reader's slot 0 "
+                "(geometric mean, PlateReader._with_province)",
         "source": "trained here from scratch with torch (AdamW, one-cycle lr 0.003, batch 128, "
                   "augmentation: box span/offset, exposure, blur), exported to ONNX opset 17 by "
                   "the same script",

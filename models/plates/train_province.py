@@ -2,14 +2,14 @@
 reader's resolution, and export it to ONNX.
 
 Why: on the reader's own val crops the province slot is right 0.78 of the time against
-0.95-0.97 for every other slot, and on crops >= 160 px wide 60 of 70 wrong reads are the
+0.95-0.97 for every other slot, and on crops >= 160 px wide 56 of 70 wrong reads are the
 province alone (evaluate_val_crops.py): a Chinese glyph squeezed into ~14x30 px (~12x12 on a
 double-row plate) of a 48x128 crop is too few pixels for the CCT. This model sees the left
-PROVINCE_SPAN of the crop at 64x96; the runtime multiplies both models' province
-distributions (video/plates/recognizer.py), so a wrong province must fool both.
+60% of the crop at 64x96 (video/plates/province.py); the runtime combines both models'
+province distributions (PlateReader._with_province), so a wrong province must fool both.
 
     .venv/bin/pip install -r requirements-train.txt   # torch, for training only
-    .venv/bin/python models/plates/train_province.py --data .cache/plates/reader5 --epochs 4
+    .venv/bin/python models/plates/train_province.py --data .cache/plates/reader5 --epochs 6
 
 The data is the reader's (make_reader_data.py, same fonts); --init continues from the
 committed checkpoint instead of random weights.
@@ -103,7 +103,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, nargs="+", default=[ROOT / ".cache/plates/reader"])
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--lr", type=float, default=0.003)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--init", type=Path, help="continue from these weights (.pt state dict)")

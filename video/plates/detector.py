@@ -20,6 +20,7 @@ import onnxruntime as ort
 
 from streams.records import BBox
 from video.motion import merge_boxes
+from video.plates.sessions import session_options
 
 EXPORTED_SIZE = (384, 640)
 """(height, width) the committed model was exported for; a dynamic model's default too."""
@@ -38,9 +39,7 @@ class PlateDetector:
     def __init__(self, onnx_path: Path, threads: int = 1, pin_size: tuple[int, int] | None = None) -> None:
         """`pin_size` (height, width) fixes a dynamic model's input, so it runs as a
         fixed-size export does (one letterboxed call a frame, no coarse-to-fine)."""
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
+        options = session_options(threads)
         if pin_size is not None:
             for axis, size in (("batch", 1), ("height", pin_size[0]), ("width", pin_size[1])):
                 options.add_free_dimension_override_by_name(axis, size)

@@ -2,8 +2,9 @@
 
 The plate reader sees a whole crop at 48x128, where a province glyph is ~14x30 px (~12x12 on
 a double-row plate); it gets that slot right far less often than the others. This small
-CNN (trained by models/plates/train_province.py) sees the left PROVINCE_SPAN of the crop at
-INPUT_HEIGHT x INPUT_WIDTH and says which of CLASSES opens the plate.
+CNN (trained by models/plates/train_province.py) sees the left 60% of the crop
+(INPUT_WIDTH of STORED_WIDTH) at INPUT_HEIGHT x INPUT_WIDTH and says which of CLASSES opens
+the plate.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import cv2
 import numpy as np
 
 from video.plates.grammar import PROVINCES
+from video.plates.sessions import session_options
 
 CLASSES = PROVINCES + "使"
 """Every glyph that opens a valid plate (grammar): the 31 provinces and the embassy mark."""
 INPUT_HEIGHT, INPUT_WIDTH = 64, 96
 STORED_WIDTH = 160
 """The whole crop is resized to INPUT_HEIGHT x STORED_WIDTH; its left INPUT_WIDTH columns
-(PROVINCE_SPAN of the crop) are the model's input: the province of a single-row plate, and
-the top-left of a double-row one, where the province sits beside the letter."""
-PROVINCE_SPAN = INPUT_WIDTH / STORED_WIDTH
+(60% of the crop) are the model's input: the province of a single-row plate, and the
+top-left of a double-row one, where the province sits beside the letter."""
 
 
 def province_input(image: np.ndarray, *, stored: bool = False) -> np.ndarray:
@@ -41,10 +42,7 @@ class ProvinceReader:
     def __init__(self, onnx_path: Path, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(onnx_path), sess_options=options,
+        self.session = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads),
                                             providers=["CPUExecutionProvider"])
 
     def distributions(self, crops: Sequence[np.ndarray]) -> np.ndarray:

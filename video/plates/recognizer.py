@@ -29,6 +29,7 @@ from video.plates.detector import PlateDetector
 from video.plates.grammar import LETTERS, SPECIALS, normalize_plate
 from video.plates.province import CLASSES as PROVINCE_CLASSES
 from video.plates.province import ProvinceReader
+from video.plates.sessions import session_options
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ range than the one reported (`evaluate_synthetic.py --seed0 41000000` and `--see
 41000200`, 400 scenes): with the province reader, the most confident wrong read scored
 0.930 by this product, while by the least sure character (the bar until session 5) wrong
 reads reached 0.970: a read unsure of two glyphs at once is now held back (docs/ACCURACY.md)."""
+PROVINCE_TEMPER = 0.5
+"""Slot 0 is (reader x province reader) ** PROVINCE_TEMPER, renormalised: 0.5, the geometric
+mean. The plain product (1.0) was surer of its wrong provinces (two models trained on the
+same crops err together): on the threshold range it had a wrong read at 0.986 by its least
+sure character, and 1 wrong of 339 kept at the bar (docs/ACCURACY.md)."""
 MIN_CHAR_CONFIDENCE = 0.95
 """Lowest probability of any one slot (pads included) for our read alone, and of a glyph
 only our reader vouches for (one PP-OCR left out or disputes)."""
@@ -116,17 +122,14 @@ class PlateReader:
 
     def __init__(self, onnx_path: Path, config_path: Path, threads: int = 1,
                  province: ProvinceReader | None = None) -> None:
-        import onnxruntime as ort
         from fast_plate_ocr import LicensePlateRecognizer
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
         self.model = LicensePlateRecognizer(onnx_model_path=str(onnx_path),
                                             plate_config_path=str(config_path),
                                             providers=["CPUExecutionProvider"],
-                                            sess_options=options)
+                                            sess_options=session_options(threads))
         self.province = province
+        self.province_temper = PROVINCE_TEMPER
         alphabet = self.model.config.alphabet
         self._province_slots = np.array([alphabet.index(c) for c in PROVINCE_CLASSES])
 
@@ -157,15 +160,13 @@ class PlateReader:
         return dists
 
     def _with_province(self, first: np.ndarray, province: np.ndarray) -> np.ndarray:
-        """Slot 0 from both models: the geometric mean of their distributions over the
-        provinces (a wrong province must fool both), renormalised, within the mass the reader
-        gives to "this slot is a province" at all (a reader that sees a letter there, a
-        shifted read, is not overruled into a sure province). The plain product was surer of
-        its wrong provinces (two models trained on the same crops err together): on the
-        threshold range it had wrong reads at 0.98-0.99 (docs/ACCURACY.md)."""
+        """Slot 0 from both models: their distributions over the provinces multiplied and
+        tempered (PROVINCE_TEMPER; a wrong province must fool both), renormalised, within the
+        mass the reader gives to "this slot is a province" at all (a reader that sees a letter
+        there, a shifted read, is not overruled into a sure province)."""
         slots = self._province_slots
         mass = first[:, slots].sum(axis=1, keepdims=True)
-        joint = np.sqrt(first[:, slots] * province)
+        joint = (first[:, slots] * province) ** self.province_temper
         joint = joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-12) * mass
         combined = first.copy()
         combined[:, slots] = joint
