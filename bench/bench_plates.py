@@ -54,7 +54,10 @@ def main() -> None:
     det_ms = median_ms(lambda: rec.detector.detect(frame), args.runs)
     rows.append(("YOLO detection, 1280x720 frame (384x640 input)", "ms / frame", *det_ms))
     read_ms = median_ms(lambda: rec.reader.read([crop]), args.runs)
-    rows.append(("reading (fast-plate-ocr + province reader), 1 plate per call", "ms / plate", *read_ms))
+    rows.append(("reading (fast-plate-ocr + slot reader + province reader), 1 plate per call", "ms / plate",
+                 *read_ms))
+    slots_ms = median_ms(lambda: rec.reader.slots.distributions([crop]), args.runs)
+    rows.append(("of which the slot reader", "ms / plate", *slots_ms))
     province_ms = median_ms(lambda: rec.reader.province.distributions([crop]), args.runs)
     rows.append(("of which the province reader", "ms / plate", *province_ms))
     batch_ms = median_ms(lambda: rec.reader.read(batch), args.runs)

@@ -21,7 +21,14 @@ from video.model_files import ModelFileError, verified_path
 from video.plates.cli import run_plates
 from video.plates.grammar import display_plate, normalize_plate
 from video.plates.province import CLASSES as PROVINCE_CLASSES
-from video.plates.recognizer import VIEWS, PlateImageError, PlateRecognizer, pad_box, plate_views
+from video.plates.recognizer import (
+    MIN_CHAR_CONFIDENCE,
+    VIEWS,
+    PlateImageError,
+    PlateRecognizer,
+    pad_box,
+    plate_views,
+)
 from video.plates.render import KINDS, random_plate_text, render_plate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +142,7 @@ def test_plate_views_average_the_readers_opinion(recognizer):
     x1, y1, x2, y2 = pad_box(box, frame.shape)
     assert views[0].shape == frame[y1:y2, x1:x2].shape  # the first view is the standard crop
     reader = copy.copy(recognizer.reader)
-    reader.province = None  # the library knows only the reader; its province opinion is tested below
+    reader.province = reader.slots = None  # the library knows only the reader; the others' opinions are tested below
     # one view decodes as fast-plate-ocr's own pipeline does
     library = reader.model.run([cv2.cvtColor(views[0], cv2.COLOR_BGR2GRAY)[..., None]], return_confidence=True)[0]
     assert reader.read_views([[views[0]]])[0][0] == library.plate
@@ -185,12 +192,59 @@ def test_the_province_opinion_cannot_make_a_letter_slot_a_sure_province(recogniz
     assert alphabet[combined[1].argmax()] == "京" and combined[1].max() > first[1].max()
 
 
+def test_the_slot_reader_reads_plates_it_never_saw(recognizer):
+    """The second opinion on every glyph reads rendered plates of every kind, single and
+    double row, from padded crops as the detector cuts them."""
+    rng = np.random.default_rng(2025)
+    crops, truths = [], []
+    for i in range(12):
+        kind = KINDS[i % len(KINDS)]
+        text = random_plate_text(kind, rng)
+        plate = render_plate(text, kind, rng)
+        width = 220
+        plate = cv2.resize(plate, (width, int(width * plate.shape[0] / plate.shape[1])), interpolation=cv2.INTER_AREA)
+        crops.append(cv2.copyMakeBorder(plate, 12, 12, 9, 9, cv2.BORDER_CONSTANT, value=(70, 70, 70)))
+        truths.append(text)
+    alphabet = recognizer.reader.model.config.alphabet
+    dists = recognizer.reader.slots.distributions(crops)
+    read = ["".join(alphabet[j] for j in d.argmax(axis=1)).rstrip("_") for d in dists]
+    assert sum(r == t for r, t in zip(read, truths, strict=True)) >= len(truths) - 1, list(zip(read, truths, strict=True))
+
+
+def test_a_glyph_only_one_reader_sees_is_not_sure(recognizer):
+    """Both readers' distributions combine slot by slot (geometric mean): where they agree the
+    glyph stays sure, where they disagree neither wins a sure read."""
+    reader = copy.copy(recognizer.reader)
+    reader.province = None
+    crop = cv2.copyMakeBorder(cv2.resize(render_plate("浙B12345", "blue", np.random.default_rng(3)), (220, 70)),
+                              7, 7, 9, 9, cv2.BORDER_CONSTANT, value=(70, 70, 70))
+    alphabet = reader.model.config.alphabet
+    other = np.full((1, 8, len(alphabet)), 1e-4, np.float32)
+    for slot, char in enumerate("浙B12345_"[:8]):
+        other[0, slot, alphabet.index(char)] = 1.0
+    other[0, 3, :] = 1e-4
+    other[0, 3, alphabet.index("7")] = 1.0  # the slot reader sees a 7 where the plate has a 2
+    other /= other.sum(axis=2, keepdims=True)
+
+    class Fixed:
+        def distributions(self, crops):  # noqa: ANN001, ANN202
+            return np.repeat(other, len(crops), axis=0)
+
+    reader.slots = Fixed()
+    text, probs = reader.read([crop])[0]
+    assert min(probs[:3] + probs[4:]) > 0.9  # the glyphs both read alike stay sure
+    assert probs[3] < MIN_CHAR_CONFIDENCE  # the disputed one is not sure, whichever wins
+
+
 def test_a_read_unsure_of_two_glyphs_needs_a_second_opinion(recognizer):
-    """Our read stands alone only when it is sure as a whole: two glyphs at 0.97 each (the
-    product 0.93) or an unsure pad slot (an 8th glyph half seen) send it to PP-OCR."""
+    """Our read stands alone only when it is sure as a whole: two glyphs at 0.90 each (each
+    above the bar, the product 0.81 * 0.97 below it) or an unsure pad slot (an 8th glyph
+    half seen) send it to PP-OCR."""
+    bar = recognizer.min_plate_confidence
     assert recognizer.sure_alone("京A12345", [0.995] * 7 + [0.99])
-    assert not recognizer.sure_alone("京A12345", [0.97, 0.97] + [0.995] * 5 + [0.99])
-    assert not recognizer.sure_alone("京A12345", [0.995] * 7 + [0.90])
+    assert not recognizer.sure_alone("京A12345", [0.90, 0.90] + [0.995] * 5 + [0.99])
+    assert 0.90 > bar
+    assert not recognizer.sure_alone("京A12345", [0.995] * 7 + [bar - 0.05])
     assert not recognizer.sure_alone("", [])
 
 

@@ -45,6 +45,12 @@ def main() -> None:
                         help="also run the whole runtime decision (YOLO + our reader + PP-OCR)")
     parser.add_argument("--without-province", action="store_true",
                         help="read slot 0 with the plate reader alone (the baseline of the province reader)")
+    parser.add_argument("--without-slots", action="store_true",
+                        help="without the slot reader's opinion (its baseline)")
+    parser.add_argument("--slot-temper", type=float, default=None,
+                        help="combine the two readers with this power instead of SLOT_TEMPER")
+    parser.add_argument("--min-char-confidence", type=float, default=None,
+                        help="the whole runtime path (--system) with this MIN_CHAR_CONFIDENCE")
     parser.add_argument("--province-temper", type=float, default=None,
                         help="combine the two slot-0 opinions with this power instead of "
                         "PROVINCE_TEMPER (1.0: their plain product)")
@@ -52,13 +58,20 @@ def main() -> None:
     rec = PlateRecognizer.load(use_ppocr=False)
     if args.without_province:
         rec.reader.province = None
+    if args.without_slots:
+        rec.reader.slots = None
+    if args.slot_temper is not None:
+        rec.reader.slot_temper = args.slot_temper
     if args.province_temper is not None:
         rec.reader.province_temper = args.province_temper
     rec.min_char_confidence = rec.min_plate_confidence = 0.0  # keep every valid read; swept below
     system = PlateRecognizer(rec.detector, rec.reader, use_ppocr=True)  # the runtime decision
+    if args.min_char_confidence is not None:
+        system.min_char_confidence = args.min_char_confidence
     truths = found = false_pos = 0
     reads: list[tuple[bool, float]] = []  # (correct, product of char probs) per detected plate
     least_wrong: list[float] = []  # least sure character of each wrong read
+    sure_wrong: list[str] = []  # wrong reads at >= 0.9, and the whole path's, to look at
     sys_exact = sys_wrong = sys_found = 0
     for i in range(args.scenes):
         size = (1920, 1080) if i % 4 == 3 else (1280, 720)
@@ -81,6 +94,9 @@ def main() -> None:
             reads.append((det.text == normalize_plate(item.text), conf))
             if det.text and det.text != normalize_plate(item.text):
                 least_wrong.append(min(det.char_confidences))
+                if conf >= 0.9:
+                    sure_wrong.append(f"scene {args.seed0 + i}: {item.text} ({item.kind}, "
+                                      f"{item.box[2] - item.box[0]:.0f} px) read {det.text} at {conf:.3f}")
         false_pos += len(dets) - len(used)
         if args.system:
             sys_dets = system.read_frame(scene)
@@ -88,6 +104,8 @@ def main() -> None:
             truth_texts = {normalize_plate(item.text) for item in placed}
             sys_exact += sum(1 for t in truth_texts if t in texts)
             sys_wrong += sum(1 for t in texts if t not in truth_texts)
+            sure_wrong += [f"whole path, scene {args.seed0 + i}: read {t}, plates there: "
+                           f"{sorted(truth_texts)}" for t in texts if t not in truth_texts]
             sys_found += len(sys_dets)
     print(f"scenes: {args.scenes}, plates: {truths}")
     print(f"detector recall @IoU0.5: {found}/{truths} = {found / truths:.1%}; "
@@ -111,6 +129,8 @@ def main() -> None:
         print(f"\nhighest confidence of a wrong read: {wrong_confs[-1]:.3f}; "
               f"wrong reads' confidences (top 5): {[round(c, 3) for c in wrong_confs[-5:]]}; "
               f"by least sure character instead: {max(least_wrong):.3f}")
+    for line in sure_wrong:
+        print(f"wrong: {line}")
 
 
 if __name__ == "__main__":

@@ -33,12 +33,16 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--without-province", action="store_true",
                         help="read slot 0 with the plate reader alone (the province reader's baseline)")
+    parser.add_argument("--without-slots", action="store_true",
+                        help="without the slot reader's opinion (its baseline)")
     args = parser.parse_args()
     if not (args.data / "val.csv").is_file():
         sys.exit(f"no val crops in {args.data}: python models/plates/make_reader_data.py --out {args.data}")
     reader = PlateReader.load()
     if args.without_province:
         reader.province = None
+    if args.without_slots:
+        reader.slots = None
     with open(args.data / "val.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[: args.limit]
     by_width: defaultdict[int, list[int]] = defaultdict(lambda: [0, 0])

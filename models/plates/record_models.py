@@ -141,6 +141,34 @@ ENTRIES = {
         "license": "weights and code written here",
         "data": "as plate_province",
     },
+    "plate_slots": {
+        "file": "plates/plate_slots.onnx",
+        "what": "slot reader: a 6-conv CNN with one attention map and one classifier per slot "
+                "(models/plates/train_slot_reader.py build_model, 0.51M parameters) that reads "
+                "every glyph of a plate; input 1x1x64x160 gray/255 = the whole crop "
+                "(video/plates/slot_reader.py), output 8 slots x 73 logits over plate_reader's "
+                "alphabet; the runtime combines its softmax with plate_reader's slot by slot "
+                "(geometric mean, PlateReader.distributions)",
+        "source": "trained here from scratch with torch (AdamW, one-cycle lr 0.003, batch 128, "
+                  "augmentation: margins cut or added, exposure, blur), exported to ONNX opset "
+                  "17 by the same script",
+        "training_command": ".venv/bin/pip install -r requirements-train.txt && "
+                            ".venv/bin/python models/plates/train_slot_reader.py --data "
+                            ".cache/plates/reader5 --epochs 7",
+        "license": "weights and code written here",
+        "data": "the plate_reader_candidate_s5 crops: 72000 train (seeds 4000000-4071999) + "
+                "2000 val (seeds from 10000000), make_reader_data.py with "
+                "TRAINING_FONT_PACKAGES installed",
+    },
+    "plate_slots_checkpoint": {
+        "file": "plates/checkpoints/plate_slots.pt",
+        "what": "torch state dict of plate_slots (before export): not run by the product; "
+                "what train_slot_reader.py --init continues from",
+        "source": "written by train_slot_reader.py at its best val epoch",
+        "training_command": "as plate_slots",
+        "license": "weights and code written here",
+        "data": "as plate_slots",
+    },
     "plate_reader_config": {
         "file": "plates/reader_plate_config.yaml",
         "what": "fast-plate-ocr plate config of plate_reader (alphabet, input size)",
