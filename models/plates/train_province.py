@@ -17,11 +17,8 @@ committed checkpoint instead of random weights.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -30,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from models.plates.torch_training import parse_args, train_and_export  # noqa: E402
 from video.plates.province import (  # noqa: E402
     CLASSES,
     INPUT_HEIGHT,
@@ -101,60 +99,15 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray) -> float:  # noqa: A
 def main() -> None:
     import torch
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, nargs="+", default=[ROOT / ".cache/plates/reader"])
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--lr", type=float, default=0.003)
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--init", type=Path, help="continue from these weights (.pt state dict)")
-    parser.add_argument("--limit", type=int, help="use only this many training crops per data dir")
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-
+    args = parse_args(__doc__.splitlines()[0], ROOT, epochs=6)
     parts = [load_split(d, "train", args.limit) for d in args.data]
     images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     val_images, val_labels = load_split(args.data[0], "val")
     print(f"{len(images)} training crops, {len(val_images)} val crops, {len(CLASSES)} classes", flush=True)
-
-    model = build_model().to(memory_format=torch.channels_last)
-    if args.init:
-        model.load_state_dict(torch.load(args.init))
-    steps = args.epochs * (len(images) // args.batch)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=steps, pct_start=0.15)
-    best = -1.0
-    for epoch in range(args.epochs):
-        model.train()
-        order = rng.permutation(len(images))
-        started, seen, loss_sum = time.time(), 0, 0.0
-        for b in range(len(images) // args.batch):
-            idx = order[b * args.batch : (b + 1) * args.batch]
-            batch = np.stack([augment(images[i], rng) for i in idx]) / 255.0
-            x = torch.from_numpy(batch.astype(np.float32))[:, None].to(memory_format=torch.channels_last)
-            loss = torch.nn.functional.cross_entropy(model(x), torch.from_numpy(labels[idx]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            seen, loss_sum = seen + len(idx), loss_sum + float(loss) * len(idx)
-            if b % 100 == 0:
-                print(f"epoch {epoch + 1} batch {b}/{len(images) // args.batch} loss {loss_sum / seen:.3f} "
-                      f"({time.time() - started:.0f} s)", flush=True)
-        accuracy = evaluate(model, val_images, val_labels)
-        print(f"epoch {epoch + 1}: train loss {loss_sum / seen:.3f}, val province accuracy {accuracy:.4f}", flush=True)
-        if accuracy > best:
-            best = accuracy
-            CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), CHECKPOINT)
-    model.load_state_dict(torch.load(CHECKPOINT))
-    model.eval()
-    dummy = torch.zeros(1, 1, INPUT_HEIGHT, INPUT_WIDTH)
-    torch.onnx.export(model.to(memory_format=torch.contiguous_format), dummy, str(ONNX_OUT),
-                      input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
-    print(json.dumps({"val_province_accuracy": best, "onnx": str(ONNX_OUT.relative_to(ROOT))}))
+    train_and_export(build_model(), images, labels, args=args, augment=augment,
+                     loss=torch.nn.functional.cross_entropy,
+                     score=lambda model: evaluate(model, val_images, val_labels),
+                     checkpoint=CHECKPOINT, onnx_out=ONNX_OUT, input_hw=(INPUT_HEIGHT, INPUT_WIDTH))
 
 
 if __name__ == "__main__":
