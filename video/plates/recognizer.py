@@ -322,8 +322,7 @@ class PlateRecognizer:
             chars = [pp_score] * len(pp_plate)
         x1, y1, x2, y2 = box
         return Detection(kind=SightingKind.PLATE, bbox=box, score=score, text=accepted,
-                         char_confidences=chars,
-                         color=plate_color(image[y1:y2, x1:x2], accepted))
+                         char_confidences=chars, color=plate_color(image[y1:y2, x1:x2], accepted))
 
     def _read_boxes(self, image: np.ndarray, found: list[tuple[BBox, float]],
                     second_opinion: bool, pp_reads: list[PPRead] | None = None) -> list[Detection]:
