@@ -243,7 +243,7 @@ def test_a_read_unsure_of_two_glyphs_needs_a_second_opinion(recognizer):
     bar = recognizer.min_plate_confidence
     assert recognizer.sure_alone("京A12345", [0.995] * 7 + [0.99])
     assert not recognizer.sure_alone("京A12345", [0.90, 0.90] + [0.995] * 5 + [0.99])
-    assert 0.90 > bar
+    assert bar < 0.90
     assert not recognizer.sure_alone("京A12345", [0.995] * 7 + [bar - 0.05])
     assert not recognizer.sure_alone("", [])
 
