@@ -256,10 +256,11 @@ def test_a_car_whose_plate_is_settled_is_tracked_but_not_read_again(tmp_path: Pa
 
 
 def test_pp_ocr_is_asked_again_only_when_our_read_of_the_track_changes(tmp_path: Path) -> None:
-    """A green plate our reader cannot read alone (it misses the eighth glyph), so each read
-    needs PP-OCR's second opinion: the pipeline reuses a track's opinion while our read
-    still says the same, and gives the same single exact sighting with a third of the
-    PP-OCR calls of reading every box afresh (the bench's naive run)."""
+    """A green plate our readers are often unsure of (its eighth glyph), so many reads need
+    PP-OCR's second opinion: the pipeline reuses a track's opinion while our read still
+    says the same, and gives the same single exact sighting with at most half the PP-OCR
+    calls of reading every box afresh (the bench's naive run; 1 against 4 with the
+    session-7 readers, 6+ before, when no read of it was sure alone)."""
     from video.readers import VideoPlateReader
 
     plates = _plates_or_skip()
@@ -286,7 +287,7 @@ def test_pp_ocr_is_asked_again_only_when_our_read_of_the_track_changes(tmp_path:
         texts[rationed] = [s.identity for s in sightings]
         calls[rationed] = CountingOpinions.calls
     assert texts[True] == texts[False] == ["渝Y97885J"]
-    assert calls[False] >= 6 and calls[True] * 2 <= calls[False]
+    assert calls[False] >= 3 and calls[True] * 2 <= calls[False]
 
 
 def test_a_sign_pp_ocr_read_as_no_plate_is_not_asked_again_while_it_looks_the_same(tmp_path: Path) -> None:
