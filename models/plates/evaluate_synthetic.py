@@ -49,6 +49,8 @@ def main() -> None:
                         help="without the slot reader's opinion (its baseline)")
     parser.add_argument("--slot-temper", type=float, default=None,
                         help="combine the two readers with this power instead of SLOT_TEMPER")
+    parser.add_argument("--renormalised-slots", action="store_true",
+                        help="renormalise the two readers' geometric mean (the variant not shipped)")
     parser.add_argument("--min-char-confidence", type=float, default=None,
                         help="the whole runtime path (--system) with this MIN_CHAR_CONFIDENCE")
     parser.add_argument("--province-temper", type=float, default=None,
@@ -60,6 +62,7 @@ def main() -> None:
         rec.reader.province = None
     if args.without_slots:
         rec.reader.slots = None
+    rec.reader.renormalise_slots = args.renormalised_slots
     if args.slot_temper is not None:
         rec.reader.slot_temper = args.slot_temper
     if args.province_temper is not None:

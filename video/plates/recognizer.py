@@ -143,6 +143,7 @@ class PlateReader:
         self.province_temper = PROVINCE_TEMPER
         self.slots = slots
         self.slot_temper = SLOT_TEMPER
+        self.renormalise_slots = False  # True only to measure the rejected variant (ACCURACY.md)
         alphabet = self.model.config.alphabet
         self._province_slots = np.array([alphabet.index(c) for c in PROVINCE_CLASSES])
 
@@ -172,6 +173,8 @@ class PlateReader:
         dists = np.asarray(out, np.float32).reshape(len(crops), cfg.max_plate_slots, len(cfg.alphabet))
         if self.slots is not None:  # not renormalised: a glyph is as sure as both readers together
             dists = (dists * self.slots.distributions(crops)) ** self.slot_temper
+            if self.renormalise_slots:
+                dists = dists / np.maximum(dists.sum(axis=2, keepdims=True), 1e-12)
         if self.province is not None:
             dists[:, 0] = self._with_province(dists[:, 0], self.province.distributions(crops))
         return dists
