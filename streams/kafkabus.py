@@ -41,6 +41,28 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 reason instead of failing in the producer."""
 
 
+class _OneLineNetworkErrors(logging.Filter):
+    """Log kafka-python's socket errors as one line instead of a traceback.
+
+    kafka-python logs a lost connection with `log.exception` (a full traceback), then
+    closes it and reconnects by itself: a broker restart, or a socket closed under a
+    client that is shutting down, is an expected event for an operator, not a crash. The
+    message and the exception's type and text are kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("kafka.net.transport").addFilter(_OneLineNetworkErrors())
+
+
 @dataclass(frozen=True, slots=True)
 class Undelivered:
     """A message the broker did not acknowledge, with the error, ready to be resent."""

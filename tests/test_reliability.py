@@ -503,3 +503,28 @@ def test_a_full_spool_refuses_with_a_clear_log_line(tmp_path: Path, caplog: pyte
     assert refused is not None and "is full" in refused[1], refused
     assert any("is full" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
     assert 0 < bus.spooled < 200
+
+
+def test_a_lost_broker_connection_is_logged_as_one_line_not_a_traceback() -> None:
+    """kafka-python logs a socket error with a traceback and then reconnects by itself; the
+    operator's logs (and the demo's no-traceback check) must see one line saying what broke."""
+    import io
+    import logging
+
+    import streams.kafkabus  # noqa: F401 - installs the filter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    transport_log = logging.getLogger("kafka.net.transport")
+    transport_log.addHandler(handler)
+    try:
+        try:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        except ConnectionResetError:
+            transport_log.exception("%s: Error receiving network data closing socket", "<conn>")
+    finally:
+        transport_log.removeHandler(handler)
+    text = out.getvalue()
+    assert "Traceback" not in text
+    assert "<conn>: Error receiving network data closing socket: ConnectionResetError:" in text
+    assert "Connection reset by peer" in text
