@@ -145,10 +145,11 @@ def test_plate_views_average_the_readers_opinion(recognizer):
     reader.province = reader.slots = None  # the library knows only the reader; the others' opinions are tested below
     # one view decodes as fast-plate-ocr's own pipeline does
     library = reader.model.run([cv2.cvtColor(views[0], cv2.COLOR_BGR2GRAY)[..., None]], return_confidence=True)[0]
-    assert reader.read_views([[views[0]]])[0][0] == library.plate
+    assert reader.read_views([[views[0]]])[0].raw == library.plate
     # a first view read surely enough stands alone (sure=0: always); sure > 1: always all five
-    assert reader.read_views([views], sure=0.0)[0][0] == library.plate
-    text, probs = reader.read_views([views], sure=1.01)[0]
+    assert reader.read_views([views], sure=0.0)[0].raw == library.plate
+    read = reader.read_views([views], sure=1.01)[0]
+    text, probs = read.raw, read.probs
     assert text == "苏E12G45"
     assert all(0.0 <= p <= 1.0 + 1e-6 for p in probs)
 
@@ -211,6 +212,39 @@ def test_the_slot_reader_reads_plates_it_never_saw(recognizer):
     assert sum(r == t for r, t in zip(read, truths, strict=True)) >= len(truths) - 1, list(zip(read, truths, strict=True))
 
 
+def test_the_slot_reader_says_when_an_object_hides_a_glyph(recognizer):
+    """A pole or a leg in front of one end of a plate leaves glyphs that often spell another
+    valid plate; the slot reader must say "hidden" there, and not on plates in full sight."""
+    rng = np.random.default_rng(2026)
+    clean, covered = [], []
+    for i in range(12):
+        kind = KINDS[i % len(KINDS)]
+        plate = render_plate(random_plate_text(kind, rng), kind, rng)
+        width = 200
+        plate = cv2.resize(plate, (width, int(width * plate.shape[0] / plate.shape[1])), interpolation=cv2.INTER_AREA)
+        crop = cv2.copyMakeBorder(plate, 12, 12, 8, 8, cv2.BORDER_CONSTANT, value=(70, 70, 70))
+        clean.append(crop)
+        hidden = crop.copy()
+        x0 = 8 + int(width * (0.80 if i % 2 else 0.0))  # the last or the first glyph
+        cv2.rectangle(hidden, (x0, 0), (x0 + int(width * 0.2), hidden.shape[0]), (30, 45, 60), -1)
+        covered.append(hidden)
+    _, says_clean = recognizer.reader.slots.read(clean)
+    _, says_covered = recognizer.reader.slots.read(covered)
+    assert (says_clean < 0.5).sum() >= 11, says_clean
+    assert (says_covered >= 0.5).sum() >= 10, says_covered
+
+
+def test_a_plate_partly_hidden_by_an_object_gets_no_string(recognizer):
+    """Without its last glyph, 沪AF71017 reads as the valid 沪AF7101: the plate is reported
+    (box, colour) but with no text, while the plate beside it is read as before."""
+    frame = street_frame([("苏E12G45", "blue", (330, 520), 200),
+                          ("沪AF71017", "green", (950, 450), 230)])
+    cv2.rectangle(frame, (950 + 115 - 44, 380), (950 + 115 + 6, 520), (35, 50, 60), -1)  # a pole
+    dets = recognizer.read_frame(frame)
+    assert [d.text for d in dets if d.text] == ["苏E12G45"]
+    assert any(d.bbox[0] < 950 < d.bbox[2] and d.text is None for d in dets)  # seen, not read
+
+
 def test_a_glyph_only_one_reader_sees_is_not_sure(recognizer):
     """Both readers' distributions combine slot by slot (geometric mean): where they agree the
     glyph stays sure, where they disagree neither wins a sure read."""
@@ -227,11 +261,11 @@ def test_a_glyph_only_one_reader_sees_is_not_sure(recognizer):
     other /= other.sum(axis=2, keepdims=True)
 
     class Fixed:
-        def distributions(self, crops):  # noqa: ANN001, ANN202
-            return np.repeat(other, len(crops), axis=0)
+        def read(self, crops):  # noqa: ANN001, ANN202
+            return np.repeat(other, len(crops), axis=0), np.zeros(len(crops), np.float32)
 
     reader.slots = Fixed()
-    text, probs = reader.read([crop])[0]
+    probs = reader.read([crop])[0].probs
     assert min(probs[:3] + probs[4:]) > 0.9  # the glyphs both read alike stay sure
     assert probs[3] < MIN_CHAR_CONFIDENCE  # the disputed one is not sure, whichever wins
 

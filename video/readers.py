@@ -150,14 +150,16 @@ class VideoPlateReader:
         out: list[tuple[Detection, SecondOpinion | None]] = []
         reads = rec.reader.read_views(groups) if groups else []  # type: ignore[attr-defined]
         asks = may_ask if may_ask is not None else [True] * len(found)
-        for (box, score), crop, before, ask, (raw, probs) in zip(found, crops, earlier, asks, reads, strict=True):
+        for (box, score), crop, before, ask, read in zip(found, crops, earlier, asks, reads, strict=True):
+            raw, probs = read.raw, read.probs
             second = None
             unsure = not rec.sure_alone(raw, probs)  # type: ignore[attr-defined]
-            if self.second_opinion and unsure and box[2] - box[0] >= self.MIN_SECOND_OPINION_PX:
+            hidden = read.hidden >= rec.max_hidden  # type: ignore[attr-defined]
+            if self.second_opinion and unsure and not hidden and box[2] - box[0] >= self.MIN_SECOND_OPINION_PX:
                 second = next((opinion for opinion in before if _opinion_holds(raw, opinion)), None)
                 if second is None and ask:
                     second = self._second_opinion(crop)
-            det = rec._decide(image, box, score, raw, probs, second)  # type: ignore[attr-defined]
+            det = rec._decide(image, box, score, read, second)  # type: ignore[attr-defined]
             if det.text is None and second is not None:
                 det = self._province_from_second_opinion(det, raw, probs, second)
             out.append((det, second))

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from models.plates.make_detector_data import make_scene  # noqa: E402
 from video.plates.grammar import normalize_plate  # noqa: E402
-from video.plates.recognizer import MIN_PLATE_CONFIDENCE, PlateRecognizer  # noqa: E402
+from video.plates.recognizer import MAX_HIDDEN, MIN_PLATE_CONFIDENCE, PlateRecognizer  # noqa: E402
 
 SEED0 = 40_000_000
 
@@ -53,6 +53,9 @@ def main() -> None:
                         help="renormalise the two readers' geometric mean (the variant not shipped)")
     parser.add_argument("--min-char-confidence", type=float, default=None,
                         help="the whole runtime path (--system) with this MIN_CHAR_CONFIDENCE")
+    parser.add_argument("--without-hidden-rule", action="store_true",
+                        help="the whole runtime path (--system) reading plates the slot reader "
+                        "says are partly hidden (MAX_HIDDEN), to measure the rule")
     parser.add_argument("--province-temper", type=float, default=None,
                         help="combine the two slot-0 opinions with this power instead of "
                         "PROVINCE_TEMPER (1.0: their plain product)")
@@ -68,17 +71,31 @@ def main() -> None:
     if args.province_temper is not None:
         rec.reader.province_temper = args.province_temper
     rec.min_char_confidence = rec.min_plate_confidence = 0.0  # keep every valid read; swept below
+    rec.max_hidden = 1.01  # and read hidden plates too; the rule is applied in the sweep
+    hidden_of_box: dict[tuple[int, ...], float] = {}  # each read's hidden-glyph probability
+    decide = rec._decide
+
+    def decide_and_note(image, box, score, read, pp):  # noqa: ANN001, ANN202 - a measuring hook
+        hidden_of_box[tuple(box)] = read.hidden
+        return decide(image, box, score, read, pp)
+
+    rec._decide = decide_and_note  # type: ignore[method-assign]
     system = PlateRecognizer(rec.detector, rec.reader, use_ppocr=True)  # the runtime decision
+    if args.without_hidden_rule:
+        system.max_hidden = 1.01
     if args.min_char_confidence is not None:
         system.min_char_confidence = args.min_char_confidence
     truths = found = false_pos = 0
-    reads: list[tuple[bool, float]] = []  # (correct, product of char probs) per detected plate
+    reads: list[tuple[bool, float, bool, float]] = []  # per detected plate: (correct, product of
+    # char probs, an occluder hides a glyph (the scene's truth), the slot reader's hidden probability)
+    sys_hidden_plates = sys_hidden_read = sys_visible_exact = 0
     least_wrong: list[float] = []  # least sure character of each wrong read
     sure_wrong: list[str] = []  # wrong reads at >= 0.9, and the whole path's, to look at
     sys_exact = sys_wrong = sys_found = 0
     for i in range(args.scenes):
         size = (1920, 1080) if i % 4 == 3 else (1280, 720)
         scene, placed = make_scene(args.seed0 + i, size=size, min_w=60, max_w=300, max_plates=4)
+        hidden_of_box.clear()
         dets = rec.read_frame(scene)
         used = set()
         for item in placed:
@@ -94,11 +111,13 @@ def main() -> None:
             found += 1
             det = dets[best]
             conf = math.prod(det.char_confidences) if det.char_confidences and det.text else -1.0
-            reads.append((det.text == normalize_plate(item.text), conf))
+            reads.append((det.text == normalize_plate(item.text), conf, bool(item.hidden),
+                          hidden_of_box.get(tuple(det.bbox), 0.0)))
             if det.text and det.text != normalize_plate(item.text):
                 least_wrong.append(min(det.char_confidences))
                 if conf >= 0.9:
                     sure_wrong.append(f"scene {args.seed0 + i}: {item.text} ({item.kind}, "
+                                      f"{'glyphs ' + str(item.hidden) + ' hidden, ' if item.hidden else ''}"
                                       f"{item.box[2] - item.box[0]:.0f} px) read {det.text} at {conf:.3f}")
         false_pos += len(dets) - len(used)
         if args.system:
@@ -106,6 +125,11 @@ def main() -> None:
             texts = [d.text for d in sys_dets if d.text]
             truth_texts = {normalize_plate(item.text) for item in placed}
             sys_exact += sum(1 for t in truth_texts if t in texts)
+            hidden_texts = {normalize_plate(item.text) for item in placed if item.hidden}
+            sys_hidden_plates += len(hidden_texts)
+            sys_visible_exact += sum(1 for t in truth_texts - hidden_texts if t in texts)
+            sys_hidden_read += sum(1 for d in sys_dets if d.text and any(
+                iou(item.box, d.bbox) >= 0.5 for item in placed if item.hidden))
             sys_wrong += sum(1 for t in texts if t not in truth_texts)
             sure_wrong += [f"whole path, scene {args.seed0 + i}: read {t}, plates there: "
                            f"{sorted(truth_texts)}" for t in texts if t not in truth_texts]
@@ -113,21 +137,32 @@ def main() -> None:
     print(f"scenes: {args.scenes}, plates: {truths}")
     print(f"detector recall @IoU0.5: {found}/{truths} = {found / truths:.1%}; "
           f"unmatched detections: {false_pos}")
-    correct = sum(ok for ok, _ in reads)
+    correct = sum(r[0] for r in reads)
+    visible = [r for r in reads if not r[2]]
     print(f"reader exact-match on detected plates (no threshold): {correct}/{len(reads)} "
-          f"= {correct / max(len(reads), 1):.1%}")
-    print("\n| min plate confidence | reads kept | kept correct | kept wrong | exact-match of detected |")
-    print("|---|---|---|---|---|")
+          f"= {correct / max(len(reads), 1):.1%}; on those with every glyph in sight: "
+          f"{sum(r[0] for r in visible)}/{len(visible)} = {sum(r[0] for r in visible) / max(len(visible), 1):.1%}")
+    hidden_truth = [r for r in reads if r[2]]
+    print(f"detected plates with a glyph hidden by an object: {len(hidden_truth)}, of which the slot "
+          f"reader says hidden (>= {MAX_HIDDEN}): {sum(r[3] >= MAX_HIDDEN for r in hidden_truth)}; "
+          f"plates in full sight it says hidden: {sum(r[3] >= MAX_HIDDEN for r in visible)} of {len(visible)}")
+    print("\n| min plate confidence | reads kept | kept correct | kept wrong | exact-match of detected "
+          "| with the hidden rule: kept | correct | wrong |")
+    print("|---|---|---|---|---|---|---|---|")
     for t in (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99):
-        kept = [(ok, c) for ok, c in reads if c >= t]
-        good = sum(ok for ok, _ in kept)
+        kept = [r for r in reads if r[1] >= t]
+        good = sum(r[0] for r in kept)
+        shown = [r for r in kept if r[3] < MAX_HIDDEN]
+        shown_good = sum(r[0] for r in shown)
         mark = " (runtime)" if abs(t - MIN_PLATE_CONFIDENCE) < 1e-9 else ""
         print(f"| {t:.2f}{mark} | {len(kept)} | {good} | {len(kept) - good} | "
-              f"{good / max(len(reads), 1):.1%} |")
+              f"{good / max(len(reads), 1):.1%} | {len(shown)} | {shown_good} | {len(shown) - shown_good} |")
     if args.system:
         print(f"\nwhole runtime path (YOLO + reader + PP-OCR, runtime thresholds): exact "
-              f"{sys_exact}/{truths} = {sys_exact / truths:.1%} of all plates, wrong reads: {sys_wrong}")
-    wrong_confs = sorted(c for ok, c in reads if not ok and c >= 0)
+              f"{sys_exact}/{truths} = {sys_exact / truths:.1%} of all plates, wrong reads: {sys_wrong}; "
+              f"plates with every glyph in sight: exact {sys_visible_exact}/{truths - sys_hidden_plates}; "
+              f"plates with a hidden glyph: {sys_hidden_plates}, given a string: {sys_hidden_read}")
+    wrong_confs = sorted(r[1] for r in reads if not r[0] and r[1] >= 0)
     if wrong_confs:
         print(f"\nhighest confidence of a wrong read: {wrong_confs[-1]:.3f}; "
               f"wrong reads' confidences (top 5): {[round(c, 3) for c in wrong_confs[-5:]]}; "

@@ -51,7 +51,7 @@ def main() -> None:
     wide_wrong = wide_province_only = 0  # wrong reads of crops >= WIDE_PX, and those wrong in slot 0 alone
     for row in rows:
         crop = cv2.imread(str(args.data / row["image_path"]), cv2.IMREAD_COLOR)
-        text, _ = reader.read([crop])[0]
+        text = reader.read([crop])[0].raw
         read, truth = text.rstrip("_"), row["plate_text"]
         bucket = min(crop.shape[1] // BUCKET_PX, 8)
         by_width[bucket][0] += read == truth

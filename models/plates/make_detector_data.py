@@ -29,6 +29,7 @@ from models.plates.synth import (  # noqa: E402
     paste_plate,
     random_plate,
 )
+from video.plates.render import hidden_slots  # noqa: E402
 
 
 def _overlaps(box, boxes, margin: float = 0.15) -> bool:
@@ -73,7 +74,8 @@ def make_scene(seed: int, size: tuple[int, int] = (320, 320), min_w: float = 16,
         quad = paste_plate(scene, plate, (cx, cy), pw, rng)
         item = Placed(quad=quad, text=text, kind=kind)
         if rng.random() < 0.1:
-            occlude(scene, item.box, rng)
+            item = Placed(quad=quad, text=text, kind=kind,
+                          hidden=hidden_slots(kind, occlude(scene, item.box, rng)))
         placed.append(item)
     scene = camera(scene, rng)
     return scene, placed

@@ -17,8 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from models.plates.synth import background, camera, paste_plate, random_plate  # noqa: E402
-from video.plates.render import TRAINING_FONT_PACKAGES, missing_training_fonts  # noqa: E402
+from models.plates.synth import background, camera, occlude, paste_plate, random_plate  # noqa: E402
+from video.plates.render import TRAINING_FONT_PACKAGES, hidden_slots, missing_training_fonts  # noqa: E402
 
 
 def padded_crop(img: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator
@@ -39,7 +39,10 @@ def padded_crop(img: np.ndarray, box: tuple[float, float, float, float], rng: np
     return img[cy1:cy2, cx1:cx2]
 
 
-def make_sample(seed: int) -> tuple[np.ndarray, str]:
+def make_sample(seed: int, occluded: float = 0.0) -> tuple[np.ndarray, str, tuple[int, ...]]:
+    """One crop, its plate's text, and the slots an occluder hides (drawn with probability
+    `occluded`, from a generator of its own, so the same seed gives the same plate and
+    framing with or without it)."""
     rng = np.random.default_rng(seed)
     plate, text, kind = random_plate(rng)
     width = float(np.exp(rng.uniform(np.log(48), np.log(330))))
@@ -48,33 +51,41 @@ def make_sample(seed: int) -> tuple[np.ndarray, str]:
     ch = int(width * ph / pw * 2.6) + 8
     scene = background(ch, cw, rng)
     quad = paste_plate(scene, plate, (cw / 2, ch / 2), width, rng, max_skew=0.14, max_rot=8)
-    scene = camera(scene, rng, strength=float(np.clip(width / 160, 0.3, 1.0)))
     xs, ys = quad[:, 0], quad[:, 1]
-    crop = padded_crop(scene, (xs.min(), ys.min(), xs.max(), ys.max()), rng)
-    return crop, text
+    box = (xs.min(), ys.min(), xs.max(), ys.max())
+    hidden: tuple[int, ...] = ()
+    occluder_rng = np.random.default_rng([seed, 7])
+    if occluder_rng.random() < occluded:
+        hidden = hidden_slots(kind, occlude(scene, box, occluder_rng, max_fraction=0.3))
+    scene = camera(scene, rng, strength=float(np.clip(width / 160, 0.3, 1.0)))
+    crop = padded_crop(scene, box, rng)
+    return crop, text, hidden
 
 
-def _write(args: tuple[Path, int, int]) -> list[tuple[str, str]]:
-    folder, start, count = args
+def _write(args: tuple[Path, int, int, float]) -> list[tuple[str, ...]]:
+    folder, start, count, occluded = args
     rows = []
     for seed in range(start, start + count):
-        crop, text = make_sample(seed)
+        crop, text, hidden = make_sample(seed, occluded)
         name = f"{seed:07d}.jpg"
         cv2.imwrite(str(folder / name), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        rows.append((f"{folder.name}/{name}", text))
+        row = (f"{folder.name}/{name}", text)
+        rows.append((*row, ";".join(map(str, hidden))) if occluded else row)
     return rows
 
 
-def build(out: Path, split: str, count: int, seed0: int, workers: int) -> None:
+def build(out: Path, split: str, count: int, seed0: int, workers: int, occluded: float = 0.0) -> None:
     folder = out / split
     folder.mkdir(parents=True, exist_ok=True)
     chunk = 500
-    jobs = [(folder, seed0 + i, min(chunk, count - i)) for i in range(0, count, chunk)]
+    jobs = [(folder, seed0 + i, min(chunk, count - i), occluded) for i in range(0, count, chunk)]
     with Pool(workers) as pool:
         rows = [r for part in pool.map(_write, jobs) for r in part]
     with open(out / f"{split}.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["image_path", "plate_text"])
+        # fast-plate-ocr's own trainer reads the first two columns; `hidden` lists the slots
+        # an occluder hides (the slot reader learns to say so instead of guessing them)
+        writer.writerow(["image_path", "plate_text", *(["hidden"] if occluded else [])])
         writer.writerows(rows)
     print(f"{split}: {len(rows)} crops in {folder}")
 
@@ -88,12 +99,15 @@ def main() -> None:
     parser.add_argument("--train-seed", type=int, default=0,
                         help="first seed of the training crops: a new value gives a fresh set "
                         "for continued training (keep it below 10,000,000, where val starts)")
+    parser.add_argument("--occluded", type=float, default=0.0,
+                        help="share of crops with an object hiding one end of the plate (their "
+                        "hidden slots are listed in a third column, `hidden`)")
     args = parser.parse_args()
     if missing := missing_training_fonts():
         print(f"warning: {len(missing)} fonts missing ({', '.join(Path(m).name for m in missing)}): these seeds"
               f" draw other plates than the recorded training sets; apt-get install {TRAINING_FONT_PACKAGES}")
-    build(args.out, "train", args.train, args.train_seed, args.workers)
-    build(args.out, "val", args.val, 10_000_000, args.workers)  # disjoint seeds: held out
+    build(args.out, "train", args.train, args.train_seed, args.workers, args.occluded)
+    build(args.out, "val", args.val, 10_000_000, args.workers, args.occluded)  # disjoint seeds: held out
 
 
 if __name__ == "__main__":

@@ -147,18 +147,30 @@ ENTRIES = {
                 "(models/plates/train_slot_reader.py build_model, 0.51M parameters) that reads "
                 "every glyph of a plate; input 1x1x64x160 gray/255 = the whole crop "
                 "(video/plates/slot_reader.py), output 8 slots x 73 logits over plate_reader's "
-                "alphabet; the runtime combines its softmax with plate_reader's slot by slot "
-                "(geometric mean, PlateReader.distributions)",
+                "alphabet, and (since session 8) a second output, 1 logit: an object hides a "
+                "glyph of this plate; the runtime combines its softmax with plate_reader's slot "
+                "by slot (geometric mean, PlateReader.distributions) and reads no string from a "
+                "plate it says is hidden (MAX_HIDDEN)",
         "source": "trained here from scratch with torch (AdamW, one-cycle lr 0.003, batch 128, "
                   "augmentation: margins cut or added, exposure, blur), exported to ONNX opset "
                   "17 by the same script",
         "training_command": ".venv/bin/pip install -r requirements-train.txt && "
                             ".venv/bin/python models/plates/train_slot_reader.py --data "
-                            ".cache/plates/reader5 --epochs 7",
+                            ".cache/plates/reader5 --epochs 7 (session 7); then (session 8) "
+                            "make_reader_data.py --out .cache/plates/reader6 --train 72000 --val "
+                            "2000 --train-seed 5000000 && make_reader_data.py --out "
+                            ".cache/plates/reader7occ --train 30000 --val 2000 --train-seed "
+                            "6000000 --occluded 0.5 && train_slot_reader.py --data "
+                            ".cache/plates/reader6 .cache/plates/reader7occ --init "
+                            "models/plates/checkpoints/plate_slots.pt --epochs 3 --lr 0.0015",
         "license": "weights and code written here",
-        "data": "the plate_reader_candidate_s5 crops: 72000 train (seeds 4000000-4071999) + "
-                "2000 val (seeds from 10000000), make_reader_data.py with "
-                "TRAINING_FONT_PACKAGES installed",
+        "data": "make_reader_data.py crops with TRAINING_FONT_PACKAGES installed: session 7, "
+                "72000 train (seeds 4000000-4071999, the plate_reader_candidate_s5 crops); "
+                "session 8, 72000 fresh (seeds 5000000-5071999) + 30000 (seeds 6000000-6029999) "
+                "of which half have an occluder over one end of the plate (12832 hide a glyph: "
+                "those glyphs unlabelled, the plate labelled hidden); val 2000 (seeds from "
+                "10000000), the same crops as before, and the same with occluders for the "
+                "hidden output",
     },
     "plate_slots_checkpoint": {
         "file": "plates/checkpoints/plate_slots.pt",

@@ -195,6 +195,7 @@ class Placed:
     quad: np.ndarray  # 4x2 float, corners of the plate in the scene (tl, tr, br, bl)
     text: str
     kind: str
+    hidden: tuple[int, ...] = ()  # slots whose glyph an occluder hides (render.hidden_slots)
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -293,14 +294,18 @@ def camera(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> 
 
 
 def occlude(img: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator,
-            max_fraction: float = 0.25) -> None:
-    """Cover part of a plate's box (a bar, a leg, a sticker), at most `max_fraction` of its width."""
+            max_fraction: float = 0.25) -> tuple[float, float]:
+    """Cover part of a plate's box (a bar, a leg, a sticker), at most `max_fraction` of its
+    width, from its left or right end; returns the covered span of the box's width as
+    fractions (0 left edge, 1 right edge), for `render.hidden_slots`."""
     x1, y1, x2, y2 = box
     bw = (x2 - x1) * rng.uniform(0.05, max_fraction)
     left = rng.random() < 0.5
     ox1 = x1 - bw * 0.3 if left else x2 - bw
     cv2.rectangle(img, (int(ox1), int(y1 - (y2 - y1) * 0.3)), (int(ox1 + bw), int(y2 + (y2 - y1) * 0.3)),
                   tuple(float(c) for c in rng.uniform(0, 255, 3)), -1)
+    width = max(x2 - x1, 1e-6)
+    return max(0.0, (ox1 - x1) / width), min(1.0, (ox1 + bw - x1) / width)
 
 
 def random_plate(rng: np.random.Generator, kind: str | None = None) -> tuple[np.ndarray, str, str]:

@@ -29,7 +29,8 @@ def train_and_export(model, images: np.ndarray, labels: np.ndarray, *,  # noqa: 
                      args: argparse.Namespace,
                      augment: Callable[[np.ndarray, np.random.Generator], np.ndarray],
                      loss: Callable, score: Callable[[object], float],
-                     checkpoint: Path, onnx_out: Path, input_hw: tuple[int, int]) -> dict:
+                     checkpoint: Path, onnx_out: Path, input_hw: tuple[int, int],
+                     output_names: tuple[str, ...] | list[str] = ("logits",)) -> dict:
     """Train `model` on (images, labels) for args.epochs, keep the epoch with the best
     `score(model)` in `checkpoint`, export that one to `onnx_out`; returns the scores."""
     import torch
@@ -38,8 +39,12 @@ def train_and_export(model, images: np.ndarray, labels: np.ndarray, *,  # noqa: 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     model = model.to(memory_format=torch.channels_last)
-    if args.init:
-        model.load_state_dict(torch.load(args.init))
+    if args.init:  # a layer the saved weights lack (a new head) starts from random weights
+        missing, unexpected = model.load_state_dict(torch.load(args.init), strict=False)
+        if unexpected:
+            raise SystemExit(f"{args.init} has weights this model lacks: {unexpected}")
+        if missing:
+            print(f"not in {args.init}, trained from scratch: {missing}", flush=True)
     batches = len(images) // args.batch
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.epochs * batches,
@@ -72,8 +77,9 @@ def train_and_export(model, images: np.ndarray, labels: np.ndarray, *,  # noqa: 
     model.load_state_dict(torch.load(checkpoint))
     model.eval()
     torch.onnx.export(model.to(memory_format=torch.contiguous_format), torch.zeros(1, 1, *input_hw),
-                      str(onnx_out), input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+                      str(onnx_out), input_names=["input"], output_names=list(output_names),
+                      dynamic_axes={"input": {0: "batch"}, **{name: {0: "batch"} for name in output_names}},
+                      dynamo=False)
     result = {"val": best, "val_by_epoch": history, "onnx": str(onnx_out)}
     print(json.dumps(result))
     return result

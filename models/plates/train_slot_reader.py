@@ -40,17 +40,25 @@ def reader_alphabet() -> tuple[str, str]:
     return cfg["alphabet"], cfg["pad_char"]
 
 
+IGNORED = -100
+"""The label of a glyph an occluder hides: no loss, so the network is never taught to guess it."""
+
+
 def load_split(data: Path, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Whole crops resized to the model's input (gray uint8) and their slot labels (pads last)."""
+    """Whole crops resized to the model's input (gray uint8) and their labels: MAX_SLOTS slot
+    labels (pads last, IGNORED where an occluder hides the glyph), then 1 if any is hidden."""
     alphabet, pad = reader_alphabet()
     with open(data / f"{split}.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[:limit]
     images = np.zeros((len(rows), INPUT_HEIGHT, INPUT_WIDTH), np.uint8)
-    labels = np.zeros((len(rows), MAX_SLOTS), np.int64)
+    labels = np.zeros((len(rows), MAX_SLOTS + 1), np.int64)
     for i, row in enumerate(rows):
         crop = cv2.imread(str(data / row["image_path"]), cv2.IMREAD_GRAYSCALE)
         images[i] = cv2.resize(crop, (INPUT_WIDTH, INPUT_HEIGHT), interpolation=cv2.INTER_AREA)
-        labels[i] = [alphabet.index(c) for c in row["plate_text"].ljust(MAX_SLOTS, pad)]
+        labels[i, :MAX_SLOTS] = [alphabet.index(c) for c in row["plate_text"].ljust(MAX_SLOTS, pad)]
+        hidden = [int(v) for v in (row.get("hidden") or "").split(";") if v]
+        labels[i, hidden] = IGNORED
+        labels[i, MAX_SLOTS] = int(bool(hidden))
     return images, labels
 
 
@@ -72,7 +80,8 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def build_model(classes: int):  # noqa: ANN201 - torch is a training-only dependency
     """Conv blocks to an 8x20 grid, one attention map per slot over it (the grid's x/y
     coordinates are two extra channels of the attention branch, so a slot can learn where
-    its glyph sits), and one linear classifier per slot."""
+    its glyph sits), and one linear classifier per slot; beside them one logit, from the
+    whole grid, for "an object hides a glyph of this plate"."""
     import torch
     import torch.nn as nn
 
@@ -93,6 +102,7 @@ def build_model(classes: int):  # noqa: ANN201 - torch is a training-only depend
                                         nn.Conv2d(64, MAX_SLOTS, 1))
             self.dropout = nn.Dropout(0.2)
             self.classify = nn.Conv1d(MAX_SLOTS * 160, MAX_SLOTS * classes, 1, groups=MAX_SLOTS)
+            self.hidden = nn.Linear(2 * 160, 1)
 
         def forward(self, x):  # noqa: ANN001, ANN202
             f = self.features(x)  # (b, 160, 8, 20)
@@ -101,24 +111,37 @@ def build_model(classes: int):  # noqa: ANN201 - torch is a training-only depend
             weights = torch.softmax(self.attend(torch.cat([f, coords], 1)).flatten(2), dim=2)  # (b, slots, hw)
             pooled = torch.bmm(weights, f.flatten(2).transpose(1, 2))  # (b, slots, 160)
             logits = self.classify(self.dropout(pooled).reshape(b, MAX_SLOTS * 160, 1))
-            return logits.reshape(b, MAX_SLOTS, classes)
+            flat = f.flatten(2)
+            hidden = self.hidden(torch.cat([flat.mean(2), flat.amax(2)], 1))  # (b, 1)
+            return logits.reshape(b, MAX_SLOTS, classes), hidden
 
     return SlotCNN()
 
 
-def evaluate(model, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
-    """Exact reads and glyph accuracy on crops as the runtime sees them (no augmentation)."""
+def evaluate(model, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:  # noqa: ANN001
+    """On crops as the runtime sees them (no augmentation): exact reads and glyph accuracy of
+    the crops with nothing hidden, and how often "hidden" (p >= 0.5) is said right."""
     import torch
 
     model.eval()
-    exact = glyphs = 0
+    exact = glyphs = said_hidden = said_hidden_right = 0
+    readable = labels[:, MAX_SLOTS] == 0
     with torch.no_grad():
         for s in range(0, len(images), 256):
             x = torch.from_numpy(images[s : s + 256].astype(np.float32) / 255.0)[:, None]
-            hit = model(x.to(memory_format=torch.channels_last)).argmax(2).numpy() == labels[s : s + 256]
+            logits, hidden = model(x.to(memory_format=torch.channels_last))
+            part = labels[s : s + 256]
+            ok = part[:, MAX_SLOTS] == 0
+            hit = logits.argmax(2).numpy()[ok] == part[ok, :MAX_SLOTS]
             exact += int(hit.all(axis=1).sum())
             glyphs += int(hit.sum())
-    return exact / len(images), glyphs / labels.size
+            says = torch.sigmoid(hidden[:, 0]).numpy() >= 0.5
+            said_hidden += int(says.sum())
+            said_hidden_right += int((says == (part[:, MAX_SLOTS] == 1)).sum())
+    n_readable = max(int(readable.sum()), 1)
+    return {"exact": exact / n_readable, "glyphs": glyphs / (n_readable * MAX_SLOTS),
+            "hidden_said": said_hidden / len(images), "hidden_right": said_hidden_right / len(images),
+            "hidden_share": float((~readable).mean())}
 
 
 def main() -> None:
@@ -129,14 +152,27 @@ def main() -> None:
     parts = [load_split(d, "train", args.limit) for d in args.data]
     images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     val_images, val_labels = load_split(args.data[0], "val")
-    print(f"{len(images)} training crops, {len(val_images)} val crops, {len(alphabet)} classes", flush=True)
+    hidden_val = [d for d in args.data if (d / "val.csv").read_text(encoding="utf-8").startswith(
+        "image_path,plate_text,hidden")]
+    occluded_val = load_split(hidden_val[0], "val") if hidden_val else None
+    print(f"{len(images)} training crops ({int(labels[:, MAX_SLOTS].sum())} with a hidden glyph), "
+          f"{len(val_images)} val crops, {len(alphabet)} classes", flush=True)
 
-    def loss(logits, target):  # noqa: ANN001, ANN202 - every slot's cross-entropy
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, len(alphabet)), target.reshape(-1))
+    def loss(output, target):  # noqa: ANN001, ANN202 - every seen slot's cross-entropy, and "hidden"
+        logits, hidden = output
+        slots = torch.nn.functional.cross_entropy(logits.reshape(-1, len(alphabet)),
+                                                  target[:, :MAX_SLOTS].reshape(-1), ignore_index=IGNORED)
+        said = torch.nn.functional.binary_cross_entropy_with_logits(hidden[:, 0], target[:, MAX_SLOTS].float())
+        return slots + said
+
+    def score(model) -> float:  # noqa: ANN001 - exact reads on the first data dir's val crops
+        if occluded_val is not None:
+            print(f"occluded val ({hidden_val[0]}): {evaluate(model, *occluded_val)}", flush=True)
+        return evaluate(model, val_images, val_labels)["exact"]
 
     train_and_export(build_model(len(alphabet)), images, labels, args=args, augment=augment, loss=loss,
-                     score=lambda model: evaluate(model, val_images, val_labels)[0],
-                     checkpoint=CHECKPOINT, onnx_out=ONNX_OUT, input_hw=(INPUT_HEIGHT, INPUT_WIDTH))
+                     score=score, checkpoint=CHECKPOINT, onnx_out=ONNX_OUT,
+                     input_hw=(INPUT_HEIGHT, INPUT_WIDTH), output_names=["logits", "hidden"])
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -66,6 +67,11 @@ OBJECTING_CHAR_CONFIDENCE = 0.50
 """Our read of another length than PP-OCR's, if every character is at least this sure (on
 synthetic scenes such reads are right ~4 times in 5, below it ~1 time in 6), vetoes
 PP-OCR's string; of the same length, it vetoes only where it differs with a sure glyph."""
+MAX_HIDDEN = 0.5
+"""A plate the slot reader says is partly hidden by an object with at least this probability
+(averaged over the views read) gets no string at all, not even PP-OCR's: the glyphs left in
+sight often spell another valid plate (an 8-glyph plate without its last glyph is a 7-glyph
+one). Every wrong read of the whole path on the threshold range was such a plate."""
 PAD_X, PAD_Y = 0.04, 0.10
 """Margins added around a detector box before reading: the reader was trained on such crops."""
 VIEWS: tuple[tuple[float, float, float], ...] = (
@@ -126,6 +132,16 @@ def plate_views(image: np.ndarray, box: BBox) -> list[np.ndarray]:
     return views
 
 
+@dataclass(frozen=True, slots=True)
+class RawRead:
+    """Our readers' word on one plate: the raw text (pads removed), every slot's probability
+    (pads included), and the probability that an object hides one of its glyphs."""
+
+    raw: str
+    probs: list[float]
+    hidden: float = 0.0
+
+
 class PlateReader:
     """fast-plate-ocr model trained here, loaded from local files (never the hub), with the
     slot reader's second opinion on every glyph and the province reader's on the first one,
@@ -156,13 +172,16 @@ class PlateReader:
                    threads=threads, province=ProvinceReader(verified_path("plate_province", root), threads),
                    slots=SlotReader(verified_path("plate_slots", root), threads))
 
-    def read(self, crops: Sequence[np.ndarray]) -> list[tuple[str, list[float]]]:
-        """Raw text (pads removed) and per-slot probabilities (pads included) per crop: each
-        crop as the only view of its plate."""
+    def read(self, crops: Sequence[np.ndarray]) -> list[RawRead]:
+        """Each crop read as the only view of its plate."""
         return self.read_views([[crop] for crop in crops])
 
     def distributions(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """The reader's softmax per crop and slot: (crops, slots, alphabet)."""
+        """The readers' combined softmax per crop and slot: (crops, slots, alphabet)."""
+        return self._read_crops(crops)[0]
+
+    def _read_crops(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """`distributions`, and per crop the slot reader's probability of a hidden glyph."""
         cfg = self.model.config
         batch = np.stack([
             resize_image(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY), cfg.img_height, cfg.img_width,
@@ -171,13 +190,15 @@ class PlateReader:
             for c in crops])
         out = self.model.model.run([self.model.plate_output_name], {"input": preprocess_image(batch)})[0]
         dists = np.asarray(out, np.float32).reshape(len(crops), cfg.max_plate_slots, len(cfg.alphabet))
+        hidden = np.zeros(len(crops), np.float32)
         if self.slots is not None:  # not renormalised: a glyph is as sure as both readers together
-            dists = (dists * self.slots.distributions(crops)) ** self.slot_temper
+            slot_dists, hidden = self.slots.read(crops)
+            dists = (dists * slot_dists) ** self.slot_temper
             if self.renormalise_slots:
                 dists = dists / np.maximum(dists.sum(axis=2, keepdims=True), 1e-12)
         if self.province is not None:
             dists[:, 0] = self._with_province(dists[:, 0], self.province.distributions(crops))
-        return dists
+        return dists, hidden
 
     def _with_province(self, first: np.ndarray, province: np.ndarray) -> np.ndarray:
         """Slot 0 from both models: their distributions over the provinces multiplied and
@@ -193,23 +214,25 @@ class PlateReader:
         return combined
 
     def read_views(self, groups: Sequence[Sequence[np.ndarray]],
-                   sure: float = SINGLE_VIEW_SURE) -> list[tuple[str, list[float]]]:
+                   sure: float = SINGLE_VIEW_SURE) -> list[RawRead]:
         """`read` for plates seen through several crops each (plate_views): each plate's
         first view is read; a plate not read with every slot >= `sure` from it is read
-        through all its views, their distributions averaged. Decoded like `read`."""
+        through all its views, their distributions (and hidden-glyph probabilities)
+        averaged."""
         if not groups:
             return []
-        firsts = self.distributions([group[0] for group in groups])
-        dists = list(firsts)
+        firsts, first_hidden = self._read_crops([group[0] for group in groups])
+        dists, hidden = list(firsts), [float(h) for h in first_hidden]
         again = [i for i, d in enumerate(firsts) if d.max(axis=1).min() < sure and len(groups[i]) > 1]
         if again:
-            rest = self.distributions([crop for i in again for crop in groups[i][1:]])
+            rest, rest_hidden = self._read_crops([crop for i in again for crop in groups[i][1:]])
             start = 0
             for i in again:
                 n = len(groups[i]) - 1
                 dists[i] = (firsts[i] + rest[start : start + n].sum(axis=0)) / (n + 1)
+                hidden[i] = float(first_hidden[i] + rest_hidden[start : start + n].sum()) / (n + 1)
                 start += n
-        return [self._decode(d) for d in dists]
+        return [RawRead(*self._decode(d), hidden=h) for d, h in zip(dists, hidden, strict=True)]
 
     def _decode(self, dist: np.ndarray) -> tuple[str, list[float]]:
         cfg = self.model.config
@@ -231,6 +254,8 @@ class PlateRecognizer:
         self.min_char_confidence = min_char_confidence
         self.min_plate_confidence = min_plate_confidence
         self.agreed_char_confidence = agreed_char_confidence
+        self.max_hidden = MAX_HIDDEN
+        """Above it a plate is read as partly hidden (1.01: never; to measure the rule)."""
         self.ppocr_threads = ppocr_threads
         """onnxruntime threads of PP-OCR's sessions (None: its default, one per core). One
         for video: a second thread only spins against the first on a busy or pinned core
@@ -266,10 +291,10 @@ class PlateRecognizer:
         by = int(np.ceil(h * max(py for _, py, _ in VIEWS))) + 1
         canvas = cv2.copyMakeBorder(image, by, by, bx, bx, cv2.BORDER_REPLICATE)
         box = (int(round(bx + ix)), int(round(by + iy)), int(round(bx + w - ix)), int(round(by + h - iy)))
-        raw, probs = self.reader.read_views([plate_views(canvas, box)])[0]
-        unsure = not self.sure_alone(raw, probs)
+        read = self.reader.read_views([plate_views(canvas, box)])[0]
+        unsure = not self.sure_alone(read.raw, read.probs)
         pp = self._ppocr_read(image) if self.use_ppocr and unsure else None
-        return self._decide(image, (0, 0, w, h), 1.0, raw, probs, pp)
+        return self._decide(image, (0, 0, w, h), 1.0, read, pp)
 
     def read_frame(self, image: np.ndarray) -> list[Detection]:
         """Every plate in a frame: box, score, normalised text (or None), colour."""
@@ -303,10 +328,12 @@ class PlateRecognizer:
         return bool(probs) and min(probs) >= self.min_plate_confidence and \
             float(np.prod(probs[: len(raw)])) >= self.min_plate_confidence
 
-    def _decide(self, image: np.ndarray, box: BBox, score: float, raw: str, probs: list[float],
+    def _decide(self, image: np.ndarray, box: BBox, score: float, read: RawRead,
                 pp: PPRead | None) -> Detection:
-        """Our read alone if very sure; our read confirmed by PP-OCR if fairly sure; PP-OCR's
-        read alone if it is a valid plate, PP-OCR is very sure and ours does not object."""
+        """Nothing for a plate an object partly hides; else our read alone if very sure; our
+        read confirmed by PP-OCR if fairly sure; PP-OCR's read alone if it is a valid plate,
+        PP-OCR is very sure and ours does not object."""
+        raw, probs = read.raw, read.probs
         text = normalize_plate(raw)
         chars = probs[: len(text)] if text else probs[: len(raw)]
         least = min(probs) if probs else 0.0
@@ -317,7 +344,9 @@ class PlateRecognizer:
         left_out = _left_out(text or "", pp_text)  # a glyph only ours read must be sure alone
         confirmed = least >= self.agreed_char_confidence and left_out is not None and (
             left_out < 0 or (left_out < len(probs) and probs[left_out] >= self.min_char_confidence))
-        if text is not None and (sure_alone or confirmed):
+        if read.hidden >= self.max_hidden:
+            pass  # the glyphs in sight may spell another plate: no string, whoever reads it
+        elif text is not None and (sure_alone or confirmed):
             accepted = text
         elif pp_plate is not None and pp_score >= PP_ALONE_SCORE and not _objects(
                 text, probs, pp_plate, self.min_char_confidence):
@@ -336,13 +365,12 @@ class PlateRecognizer:
                 groups.append(plate_views(image, box))
                 kept.append((box, score, pp_reads[i] if pp_reads else None))
         out = []
-        for group, (box, score, pp), (raw, probs) in zip(groups, kept, self.reader.read_views(groups),
-                                                         strict=True):
+        for group, (box, score, pp), read in zip(groups, kept, self.reader.read_views(groups), strict=True):
             crop = group[0]
-            unsure = not self.sure_alone(raw, probs)
-            if second_opinion and pp is None and unsure:
+            unsure = not self.sure_alone(read.raw, read.probs)
+            if second_opinion and pp is None and unsure and read.hidden < self.max_hidden:
                 pp = self._ppocr_read(crop)
-            out.append(self._decide(image, box, score, raw, probs, pp))
+            out.append(self._decide(image, box, score, read, pp))
         return out
 
     # ------------------------------------------------------------ PP-OCR second opinion

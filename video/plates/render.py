@@ -75,6 +75,24 @@ _LAYOUT = {
     "yellow_double": ((440, 220), _double_row_cells(), (220.0, 45)),
 }
 
+HIDDEN_FRACTION = 0.3
+"""A glyph with this much of its width covered counts as hidden: not readable from the pixels."""
+
+
+def hidden_slots(kind: str, covered: tuple[float, float]) -> tuple[int, ...]:
+    """The slots of a `kind` plate whose glyph an object hides, given the covered span of the
+    plate's width as fractions (0 left edge, 1 right edge): those covered by at least
+    HIDDEN_FRACTION of their width. What the readers are taught not to guess."""
+    (w_mm, _), cells, _ = _LAYOUT[kind]
+    lo, hi = covered
+    hidden = []
+    for i, cell in enumerate(cells):
+        x0, x1 = cell.x / w_mm, (cell.x + cell.w) / w_mm
+        if max(0.0, min(hi, x1) - max(lo, x0)) >= HIDDEN_FRACTION * (x1 - x0):
+            hidden.append(i)
+    return tuple(hidden)
+
+
 # BGR colours of plate background and characters (before tint noise)
 _BG = {
     "blue": (190, 70, 10),

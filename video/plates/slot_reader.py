@@ -6,7 +6,10 @@ province glyph far faster (province.py). This CNN reads all MAX_SLOTS slots of t
 crop at INPUT_HEIGHT x INPUT_WIDTH: convolutions, then one attention map per slot over the
 feature grid (so a double-row plate needs no special layout) and one classifier per slot,
 over the reader's own alphabet (pad included), so the runtime can combine both models'
-distributions slot by slot (PlateReader.distributions). Trained by
+distributions slot by slot (PlateReader.distributions). Beside the slots it says how
+likely an object (a pole, a leg, a tow bar) hides a glyph: trained on crops with such
+occluders whose hidden glyphs carry no label, it learns to say "hidden" instead of
+guessing, and the runtime reads no string from such a plate. Trained by
 models/plates/train_slot_reader.py.
 """
 
@@ -43,8 +46,16 @@ class SlotReader:
 
     def distributions(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Softmax per crop and slot over the reader's alphabet: (crops, MAX_SLOTS, alphabet)."""
+        return self.read(crops)[0]
+
+    def read(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """`distributions`, and per crop the probability that an object hides a glyph of
+        the plate (zeros from a model without that output)."""
         batch = np.stack([slot_input(c) for c in crops])[:, None]
-        logits = self.session.run(None, {"input": batch})[0]
-        logits = logits - logits.max(axis=2, keepdims=True)
+        outputs = self.session.run(None, {"input": batch})
+        logits = outputs[0] - outputs[0].max(axis=2, keepdims=True)
         exp = np.exp(logits)
-        return (exp / exp.sum(axis=2, keepdims=True)).astype(np.float32)
+        dists = (exp / exp.sum(axis=2, keepdims=True)).astype(np.float32)
+        hidden = (1.0 / (1.0 + np.exp(-outputs[1][:, 0])) if len(outputs) > 1
+                  else np.zeros(len(crops))).astype(np.float32)
+        return dists, hidden
