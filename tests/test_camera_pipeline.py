@@ -256,11 +256,14 @@ def test_a_car_whose_plate_is_settled_is_tracked_but_not_read_again(tmp_path: Pa
 
 
 def test_pp_ocr_is_asked_again_only_when_our_read_of_the_track_changes(tmp_path: Path) -> None:
-    """A green plate our readers are often unsure of (its eighth glyph), so many reads need
-    PP-OCR's second opinion: the pipeline reuses a track's opinion while our read still
-    says the same, and gives the same single exact sighting with at most half the PP-OCR
-    calls of reading every box afresh (the bench's naive run; 1 against 4 with the
-    session-7 readers, 6+ before, when no read of it was sure alone)."""
+    """A plate whose reads all need PP-OCR's second opinion (the bar for our read alone is
+    raised out of reach here: with the session-8 readers this green plate is read sure
+    alone every time, and the test must not hang on one model's confidence): the pipeline
+    reuses a track's opinion while our read still says the same, and gives the same single
+    exact sighting with at most half the PP-OCR calls of reading every box afresh (the
+    bench's naive run)."""
+    import copy
+
     from video.readers import VideoPlateReader
 
     plates = _plates_or_skip()
@@ -277,10 +280,12 @@ def test_pp_ocr_is_asked_again_only_when_our_read_of_the_track_changes(tmp_path:
     car = Appearance("plate", "v0", start=0.5, duration=7.0, lane=0)
     vehicles = {"v0": Vehicle("v0", "渝Y97885J", "green", "sedan", (200, 200, 205))}
     frames = as_frames(street_frames([car], seconds=11.0, fps=FPS, vehicles=vehicles), FPS)
+    unsure = copy.copy(plates.recognizer)
+    unsure.min_plate_confidence = 1.01  # nothing is sure alone: every read asks PP-OCR or reuses
     calls, texts = {}, {}
     for rationed in (True, False):
         CountingOpinions.calls = 0
-        pipeline = CameraPipeline("PF-C002", plates=CountingOpinions(plates.recognizer), faces=None,
+        pipeline = CameraPipeline("PF-C002", plates=CountingOpinions(unsure), faces=None,
                                   options=PipelineOptions(analysed_fps=FPS, faces=False, snapshots=False,
                                                           skip_settled=rationed))
         sightings = [s for frame in frames for s in pipeline.process(frame)] + pipeline.finish()

@@ -39,10 +39,12 @@ def padded_crop(img: np.ndarray, box: tuple[float, float, float, float], rng: np
     return img[cy1:cy2, cx1:cx2]
 
 
-def make_sample(seed: int, occluded: float = 0.0) -> tuple[np.ndarray, str, tuple[int, ...]]:
+def make_sample(seed: int, occluded: float = 0.0, trimmed: float = 0.0) -> tuple[np.ndarray, str, tuple[int, ...]]:
     """One crop, its plate's text, and the slots an occluder hides (drawn with probability
     `occluded`, from a generator of its own, so the same seed gives the same plate and
-    framing with or without it)."""
+    framing with or without it). With probability `trimmed` an occluded plate's box stops
+    where the occluder starts, as a detector often cuts it: the crop then shows a
+    whole-looking shorter plate and a sliver of the object."""
     rng = np.random.default_rng(seed)
     plate, text, kind = random_plate(rng)
     width = float(np.exp(rng.uniform(np.log(48), np.log(330))))
@@ -56,17 +58,22 @@ def make_sample(seed: int, occluded: float = 0.0) -> tuple[np.ndarray, str, tupl
     hidden: tuple[int, ...] = ()
     occluder_rng = np.random.default_rng([seed, 7])
     if occluder_rng.random() < occluded:
-        hidden = hidden_slots(kind, occlude(scene, box, occluder_rng, max_fraction=0.3))
+        lo, hi = occlude(scene, box, occluder_rng, max_fraction=0.3)
+        hidden = hidden_slots(kind, (lo, hi))
+        if hidden and occluder_rng.random() < trimmed:
+            x1, y1, x2, y2 = box
+            w = x2 - x1
+            box = (x1, y1, x1 + lo * w, y2) if lo > 0.01 else (x1 + hi * w, y1, x2, y2)
     scene = camera(scene, rng, strength=float(np.clip(width / 160, 0.3, 1.0)))
     crop = padded_crop(scene, box, rng)
     return crop, text, hidden
 
 
-def _write(args: tuple[Path, int, int, float]) -> list[tuple[str, ...]]:
-    folder, start, count, occluded = args
+def _write(args: tuple[Path, int, int, float, float]) -> list[tuple[str, ...]]:
+    folder, start, count, occluded, trimmed = args
     rows = []
     for seed in range(start, start + count):
-        crop, text, hidden = make_sample(seed, occluded)
+        crop, text, hidden = make_sample(seed, occluded, trimmed)
         name = f"{seed:07d}.jpg"
         cv2.imwrite(str(folder / name), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
         row = (f"{folder.name}/{name}", text)
@@ -74,11 +81,12 @@ def _write(args: tuple[Path, int, int, float]) -> list[tuple[str, ...]]:
     return rows
 
 
-def build(out: Path, split: str, count: int, seed0: int, workers: int, occluded: float = 0.0) -> None:
+def build(out: Path, split: str, count: int, seed0: int, workers: int, occluded: float = 0.0,
+          trimmed: float = 0.0) -> None:
     folder = out / split
     folder.mkdir(parents=True, exist_ok=True)
     chunk = 500
-    jobs = [(folder, seed0 + i, min(chunk, count - i), occluded) for i in range(0, count, chunk)]
+    jobs = [(folder, seed0 + i, min(chunk, count - i), occluded, trimmed) for i in range(0, count, chunk)]
     with Pool(workers) as pool:
         rows = [r for part in pool.map(_write, jobs) for r in part]
     with open(out / f"{split}.csv", "w", newline="", encoding="utf-8") as f:
@@ -102,12 +110,14 @@ def main() -> None:
     parser.add_argument("--occluded", type=float, default=0.0,
                         help="share of crops with an object hiding one end of the plate (their "
                         "hidden slots are listed in a third column, `hidden`)")
+    parser.add_argument("--trimmed", type=float, default=0.0,
+                        help="share of the crops with a hidden glyph whose box stops at the occluder")
     args = parser.parse_args()
     if missing := missing_training_fonts():
         print(f"warning: {len(missing)} fonts missing ({', '.join(Path(m).name for m in missing)}): these seeds"
               f" draw other plates than the recorded training sets; apt-get install {TRAINING_FONT_PACKAGES}")
-    build(args.out, "train", args.train, args.train_seed, args.workers, args.occluded)
-    build(args.out, "val", args.val, 10_000_000, args.workers, args.occluded)  # disjoint seeds: held out
+    build(args.out, "train", args.train, args.train_seed, args.workers, args.occluded, args.trimmed)
+    build(args.out, "val", args.val, 10_000_000, args.workers, args.occluded, args.trimmed)  # disjoint seeds: held out
 
 
 if __name__ == "__main__":

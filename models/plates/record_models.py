@@ -162,13 +162,20 @@ ENTRIES = {
                             ".cache/plates/reader7occ --train 30000 --val 2000 --train-seed "
                             "6000000 --occluded 0.5 && train_slot_reader.py --data "
                             ".cache/plates/reader6 .cache/plates/reader7occ --init "
-                            "models/plates/checkpoints/plate_slots.pt --epochs 3 --lr 0.0015",
+                            "models/plates/checkpoints/plate_slots.pt --epochs 3 --lr 0.0015 "
+                            "&& make_reader_data.py --out .cache/plates/reader8trim --train "
+                            "24000 --val 2000 --train-seed 7000000 --occluded 0.5 --trimmed 0.5 "
+                            "&& train_slot_reader.py --data .cache/plates/reader6 "
+                            ".cache/plates/reader7occ .cache/plates/reader8trim --limit 24000 "
+                            "--init models/plates/checkpoints/plate_slots.pt --epochs 2 --lr 0.001",
         "license": "weights and code written here",
         "data": "make_reader_data.py crops with TRAINING_FONT_PACKAGES installed: session 7, "
                 "72000 train (seeds 4000000-4071999, the plate_reader_candidate_s5 crops); "
                 "session 8, 72000 fresh (seeds 5000000-5071999) + 30000 (seeds 6000000-6029999) "
                 "of which half have an occluder over one end of the plate (12832 hide a glyph: "
-                "those glyphs unlabelled, the plate labelled hidden); val 2000 (seeds from "
+                "those glyphs unlabelled, the plate labelled hidden); then 24000 of each of "
+                "those two sets and of 24000 more occluded crops (seeds 7000000-7023999), half "
+                "of whose hidden plates have their box cut where the occluder starts; val 2000 (seeds from "
                 "10000000), the same crops as before, and the same with occluders for the "
                 "hidden output",
     },

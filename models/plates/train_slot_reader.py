@@ -154,7 +154,7 @@ def main() -> None:
     val_images, val_labels = load_split(args.data[0], "val")
     hidden_val = [d for d in args.data if (d / "val.csv").read_text(encoding="utf-8").startswith(
         "image_path,plate_text,hidden")]
-    occluded_val = load_split(hidden_val[0], "val") if hidden_val else None
+    occluded_vals = [(d, load_split(d, "val")) for d in hidden_val]
     print(f"{len(images)} training crops ({int(labels[:, MAX_SLOTS].sum())} with a hidden glyph), "
           f"{len(val_images)} val crops, {len(alphabet)} classes", flush=True)
 
@@ -166,8 +166,8 @@ def main() -> None:
         return slots + said
 
     def score(model) -> float:  # noqa: ANN001 - exact reads on the first data dir's val crops
-        if occluded_val is not None:
-            print(f"occluded val ({hidden_val[0]}): {evaluate(model, *occluded_val)}", flush=True)
+        for folder, split in occluded_vals:
+            print(f"occluded val ({folder}): {evaluate(model, *split)}", flush=True)
         return evaluate(model, val_images, val_labels)["exact"]
 
     train_and_export(build_model(len(alphabet)), images, labels, args=args, augment=augment, loss=loss,
