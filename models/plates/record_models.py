@@ -149,7 +149,7 @@ ENTRIES = {
                 "(video/plates/slot_reader.py), output 8 slots x 73 logits over plate_reader's "
                 "alphabet, and (since session 8) a second output, 1 logit: an object hides a "
                 "glyph of this plate; the runtime combines its softmax with plate_reader's slot "
-                "by slot (geometric mean, PlateReader.distributions) and reads no string from a "
+                "by slot (geometric mean, PlateReader._read_crops) and reads no string from a "
                 "plate it says is hidden (MAX_HIDDEN)",
         "source": "trained here from scratch with torch (AdamW, one-cycle lr 0.003, batch 128, "
                   "augmentation: margins cut or added, exposure, blur), exported to ONNX opset "

@@ -4,7 +4,7 @@ plate crop, and export it to ONNX.
 Why a second full reader: the fast-plate-ocr CCT plateaued at ~0.73 exact on its val crops
 (the province slot at 0.78); the province CNN (train_province.py), trained with torch on the
 same crops, reached 0.87 on that slot in 40 minutes. The runtime combines the two readers'
-distributions slot by slot (PlateReader.distributions), so a wrong glyph must fool both.
+distributions slot by slot (PlateReader._read_crops), so a wrong glyph must fool both.
 
     .venv/bin/pip install -r requirements-train.txt   # torch, for training only
     .venv/bin/python models/plates/train_slot_reader.py --data .cache/plates/reader5 --epochs 6

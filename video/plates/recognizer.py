@@ -176,12 +176,9 @@ class PlateReader:
         """Each crop read as the only view of its plate."""
         return self.read_views([[crop] for crop in crops])
 
-    def distributions(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """The readers' combined softmax per crop and slot: (crops, slots, alphabet)."""
-        return self._read_crops(crops)[0]
-
     def _read_crops(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """`distributions`, and per crop the slot reader's probability of a hidden glyph."""
+        """The readers' combined softmax per crop and slot (crops, slots, alphabet), and per
+        crop the slot reader's probability of a hidden glyph."""
         cfg = self.model.config
         batch = np.stack([
             resize_image(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY), cfg.img_height, cfg.img_width,

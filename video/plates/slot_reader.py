@@ -6,7 +6,7 @@ province glyph far faster (province.py). This CNN reads all MAX_SLOTS slots of t
 crop at INPUT_HEIGHT x INPUT_WIDTH: convolutions, then one attention map per slot over the
 feature grid (so a double-row plate needs no special layout) and one classifier per slot,
 over the reader's own alphabet (pad included), so the runtime can combine both models'
-distributions slot by slot (PlateReader.distributions). Beside the slots it says how
+distributions slot by slot (PlateReader._read_crops). Beside the slots it says how
 likely an object (a pole, a leg, a tow bar) hides a glyph: trained on crops with such
 occluders whose hidden glyphs carry no label, it learns to say "hidden" instead of
 guessing, and the runtime reads no string from such a plate. Trained by
