@@ -39,14 +39,18 @@ def padded_crop(img: np.ndarray, box: tuple[float, float, float, float], rng: np
     return img[cy1:cy2, cx1:cx2]
 
 
-def make_sample(seed: int, occluded: float = 0.0, trimmed: float = 0.0) -> tuple[np.ndarray, str, tuple[int, ...]]:
+def make_sample(seed: int, occluded: float = 0.0, trimmed: float = 0.0,
+                typeface: float = 0.0) -> tuple[np.ndarray, str, tuple[int, ...]]:
     """One crop, its plate's text, and the slots an occluder hides (drawn with probability
     `occluded`, from a generator of its own, so the same seed gives the same plate and
     framing with or without it). With probability `trimmed` an occluded plate's box stops
     where the occluder starts, as a detector often cuts it: the crop then shows a
-    whole-looking shorter plate and a sliver of the object."""
+    whole-looking shorter plate and a sliver of the object. With probability `typeface`
+    the plate is drawn in a plate-like typeface (render_plate's `typeface_rng`, also from
+    a generator of its own)."""
     rng = np.random.default_rng(seed)
-    plate, text, kind = random_plate(rng)
+    typeface_rng = np.random.default_rng([seed, 11])
+    plate, text, kind = random_plate(rng, typeface_rng=typeface_rng if typeface_rng.random() < typeface else None)
     width = float(np.exp(rng.uniform(np.log(48), np.log(330))))
     ph, pw = plate.shape[:2]
     cw = int(width * 1.8) + 8
@@ -69,11 +73,11 @@ def make_sample(seed: int, occluded: float = 0.0, trimmed: float = 0.0) -> tuple
     return crop, text, hidden
 
 
-def _write(args: tuple[Path, int, int, float, float]) -> list[tuple[str, ...]]:
-    folder, start, count, occluded, trimmed = args
+def _write(args: tuple[Path, int, int, float, float, float]) -> list[tuple[str, ...]]:
+    folder, start, count, occluded, trimmed, typeface = args
     rows = []
     for seed in range(start, start + count):
-        crop, text, hidden = make_sample(seed, occluded, trimmed)
+        crop, text, hidden = make_sample(seed, occluded, trimmed, typeface)
         name = f"{seed:07d}.jpg"
         cv2.imwrite(str(folder / name), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
         row = (f"{folder.name}/{name}", text)
@@ -82,11 +86,12 @@ def _write(args: tuple[Path, int, int, float, float]) -> list[tuple[str, ...]]:
 
 
 def build(out: Path, split: str, count: int, seed0: int, workers: int, occluded: float = 0.0,
-          trimmed: float = 0.0) -> None:
+          trimmed: float = 0.0, typeface: float = 0.0) -> None:
     folder = out / split
     folder.mkdir(parents=True, exist_ok=True)
     chunk = 500
-    jobs = [(folder, seed0 + i, min(chunk, count - i), occluded, trimmed) for i in range(0, count, chunk)]
+    jobs = [(folder, seed0 + i, min(chunk, count - i), occluded, trimmed, typeface)
+            for i in range(0, count, chunk)]
     with Pool(workers) as pool:
         rows = [r for part in pool.map(_write, jobs) for r in part]
     with open(out / f"{split}.csv", "w", newline="", encoding="utf-8") as f:
@@ -112,12 +117,15 @@ def main() -> None:
                         "hidden slots are listed in a third column, `hidden`)")
     parser.add_argument("--trimmed", type=float, default=0.0,
                         help="share of the crops with a hidden glyph whose box stops at the occluder")
+    parser.add_argument("--typeface", type=float, default=0.0,
+                        help="share of plates drawn in a plate-like typeface (narrow DIN-like "
+                        "Latin fonts, the plate's bar-shaped 1, more CJK weights)")
     args = parser.parse_args()
     if missing := missing_training_fonts():
         print(f"warning: {len(missing)} fonts missing ({', '.join(Path(m).name for m in missing)}): these seeds"
               f" draw other plates than the recorded training sets; apt-get install {TRAINING_FONT_PACKAGES}")
-    build(args.out, "train", args.train, args.train_seed, args.workers, args.occluded, args.trimmed)
-    build(args.out, "val", args.val, 10_000_000, args.workers, args.occluded, args.trimmed)  # disjoint seeds: held out
+    build(args.out, "train", args.train, args.train_seed, args.workers, args.occluded, args.trimmed, args.typeface)
+    build(args.out, "val", args.val, 10_000_000, args.workers, args.occluded, args.trimmed, args.typeface)  # disjoint seeds: held out
 
 
 if __name__ == "__main__":

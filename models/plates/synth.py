@@ -22,7 +22,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from video.plates.render import KINDS, random_plate_text, render_plate
 
-GENERATOR_VERSION = "plates-synth-1"
+GENERATOR_VERSION = "plates-synth-2"
+"""2: adds the plates' own look (make_reader_data.py --typeface: plate-like fonts, the bar
+"1", the motorcycle plate, the police dot after the province); without it every seed draws
+what version 1 drew."""
 KIND_WEIGHTS = {"blue": 0.34, "yellow": 0.14, "yellow_double": 0.12, "green": 0.2,
                 "white_police": 0.08, "black": 0.12}
 
@@ -308,10 +311,13 @@ def occlude(img: np.ndarray, box: tuple[float, float, float, float], rng: np.ran
     return max(0.0, (ox1 - x1) / width), min(1.0, (ox1 + bw - x1) / width)
 
 
-def random_plate(rng: np.random.Generator, kind: str | None = None) -> tuple[np.ndarray, str, str]:
+def random_plate(rng: np.random.Generator, kind: str | None = None,
+                 typeface_rng: np.random.Generator | None = None) -> tuple[np.ndarray, str, str]:
+    """A weathered plate image, its text and kind; `typeface_rng`: see render_plate."""
     kind = kind or pick_kind(rng)
     text = random_plate_text(kind, rng)
-    plate = render_plate(text, kind, rng, px_per_mm=rng.uniform(0.6, 1.0), varied_fonts=True)
+    plate = render_plate(text, kind, rng, px_per_mm=rng.uniform(0.6, 1.0), varied_fonts=True,
+                         typeface_rng=typeface_rng)
     return weather_plate(plate, rng), text, kind
 
 

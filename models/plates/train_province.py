@@ -41,9 +41,12 @@ CHECKPOINT = ROOT / "models/plates/checkpoints/plate_province.pt"
 
 
 def load_split(data: Path, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Whole crops as the runtime resizes them (INPUT_HEIGHT x STORED_WIDTH gray), and labels."""
+    """Whole crops as the runtime resizes them (INPUT_HEIGHT x STORED_WIDTH gray), and labels.
+    Crops whose first glyph an occluder hides (slot 0 in the `hidden` column of
+    make_reader_data.py --occluded) are left out: the model is not taught to guess it."""
     with open(data / f"{split}.csv", encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if r["plate_text"][0] in CLASSES][:limit]
+        rows = [r for r in csv.DictReader(f) if r["plate_text"][0] in CLASSES
+                and "0" not in (r.get("hidden") or "").split(";")][:limit]
     images = np.zeros((len(rows), INPUT_HEIGHT, STORED_WIDTH), np.uint8)
     labels = np.zeros(len(rows), np.int64)
     for i, row in enumerate(rows):

@@ -9,6 +9,11 @@ frame. Camera effects (perspective, blur, light) belong to the scene generators,
 Fonts: the committed Noto Sans SC subset in `fonts/` always works (no apt needed); when
 extra fonts are installed (DejaVu, Liberation, WenQuanYi, Noto CJK) and a generator asks
 for `varied_fonts=True`, they are mixed in so that models do not learn one typeface.
+A generator that passes `typeface_rng` draws a typeface nearer the plates' own engineering
+font instead (narrow DIN-like Latin fonts, more CJK weights, thinner or heavier strokes, and
+the plate's "1": a narrow bar, not a desktop font's flagged, footed "1", which real plates
+showed our readers reading as "T"), and the layouts the standard draws beside the usual ones:
+the 220x140 mm motorcycle plate and the police plate with its dot after the province.
 """
 
 from __future__ import annotations
@@ -40,6 +45,20 @@ _SYSTEM_LATIN = [
     ("/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf", 0),
     ("/usr/share/fonts/truetype/liberation/LiberationMono-Bold.ttf", 0),
 ]
+_PLATE_LIKE_LATIN = [
+    ("/usr/share/fonts/truetype/opendin/OSP-DIN.ttf", 0),
+    ("/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf", 0),
+    ("/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Medium.ttf", 0),
+    ("/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf", 0),
+    ("/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Regular.otf", 0),
+    ("/usr/share/fonts/truetype/freefont/FreeSansBold.ttf", 0),
+    ("/usr/share/fonts/opentype/b612/B612-Bold.otf", 0),
+]
+_PLATE_LIKE_CJK = [
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Medium.ttc", 2),
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Black.ttc", 2),
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-DemiLight.ttc", 2),
+]
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,24 @@ def _double_row_cells() -> list[_Cell]:
     bottom = [_Cell(27.5 + 80 * i, 90, 65, 110) for i in range(5)]
     return top + bottom
 
+
+def _motorcycle_cells() -> list[_Cell]:
+    """GA 36's motorcycle plate (220x140 mm): the double-row layout at half width, so an
+    occluder hides the same slots (hidden_slots) on both."""
+    return [_Cell(c.x / 2, c.y * 140 / 220, c.w / 2, c.h * 140 / 220) for c in _double_row_cells()]
+
+
+def _police_cells() -> list[_Cell]:
+    """A white police plate with its dot after the province glyph (鄂·F8888警), as police
+    plates are often made: the six glyphs after it evenly spaced."""
+    return [_Cell(15.5, 25, 45, 90)] + [_Cell(87.5 + 57 * i, 25, 45, 90) for i in range(6)]
+
+
+_VARIANTS = {
+    "yellow_double": ((220, 140), _motorcycle_cells(), (110.0, 45 * 140 / 220)),
+    "white_police": ((440, 140), _police_cells(), (74.0, 70)),
+}
+"""Layouts drawn only by the plate-like path (`typeface_rng`), for the kinds that have them."""
 
 _LAYOUT = {
     "blue": ((440, 140), _single_row_cells(), (134.5, 70)),
@@ -121,14 +158,18 @@ def _available(paths: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return [(p, i) for p, i in paths if Path(p).exists()]
 
 
-TRAINING_FONT_PACKAGES = "fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-liberation fonts-dejavu-core"
-"""Debian packages whose fonts `varied_fonts=True` mixes in: the plate models were trained
-on data drawn with them installed; without them the same seeds draw other plates."""
+TRAINING_FONT_PACKAGES = ("fonts-noto-cjk fonts-noto-cjk-extra fonts-wqy-zenhei fonts-wqy-microhei "
+                          "fonts-liberation fonts-dejavu-core fonts-opendin fonts-roboto-unhinted "
+                          "fonts-urw-base35 fonts-freefont-ttf fonts-b612")
+"""Debian packages whose fonts `varied_fonts=True` and `typeface_rng` mix in: the plate
+models were trained on data drawn with them installed; without them the same seeds draw
+other plates."""
 
 
 def missing_training_fonts() -> list[str]:
     """Font files of TRAINING_FONT_PACKAGES that this machine lacks (empty: data as recorded)."""
-    return [p for p, _ in _SYSTEM_CJK + _SYSTEM_LATIN if not Path(p).exists()]
+    every = _SYSTEM_CJK + _SYSTEM_LATIN + _PLATE_LIKE_LATIN + _PLATE_LIKE_CJK
+    return [p for p, _ in every if not Path(p).exists()]
 
 
 def _pick_fonts(rng: np.random.Generator, varied: bool) -> tuple[tuple[str, int], tuple[str, int]]:
@@ -138,6 +179,56 @@ def _pick_fonts(rng: np.random.Generator, varied: bool) -> tuple[tuple[str, int]
     cjk_choice = cjk[0] if not varied else cjk[int(rng.integers(len(cjk)))]
     latin_choice = latin[0] if not varied else latin[int(rng.integers(len(latin)))]
     return cjk_choice, latin_choice
+
+
+@dataclass(frozen=True)
+class _Typeface:
+    cjk: tuple[str, int]
+    latin: tuple[str, int]
+    stroke: int
+    """Pixels of dilation (> 0) or erosion (< 0) of every glyph."""
+    bar_one: tuple[float, float, float, float] | None
+    """The plate's "1" drawn as a bar: (stroke, flag, serif, serif height) as fractions of
+    the glyph's height; None: the Latin font's own "1"."""
+    variant: bool = False
+    """Draw the kind's other layout (_VARIANTS: the motorcycle plate, the police plate with
+    its dot after the province) where it has one."""
+
+
+def _plate_like_typeface(rng: np.random.Generator) -> _Typeface:
+    bundled = [(str(p), 0) for p in _BUNDLED]
+    cjk = bundled + _available(_SYSTEM_CJK + _PLATE_LIKE_CJK)
+    latin = _available(_PLATE_LIKE_LATIN) or bundled
+    bar_one = None
+    if rng.random() < 0.75:
+        serifs = rng.random() < 0.35
+        bar_one = (float(rng.uniform(0.085, 0.14)), float(rng.uniform(0.0, 0.11)) * (rng.random() < 0.7),
+                   float(rng.uniform(0.015, 0.04)) * serifs, float(rng.uniform(0.02, 0.05)) * serifs)
+    return _Typeface(cjk=cjk[int(rng.integers(len(cjk)))], latin=latin[int(rng.integers(len(latin)))],
+                     stroke=int(rng.integers(-1, 3)), bar_one=bar_one, variant=bool(rng.random() < 0.4))
+
+
+@lru_cache(maxsize=256)
+def _bar_one_mask(stroke: float, flag: float, serif: float, serif_h: float, height: int = 200) -> np.ndarray:
+    """The "1" of plate typefaces: a vertical bar, maybe a short flag to the upper left and
+    short serifs at its ends, in a mask as wide as the narrowest glyph cell (0.35 of the
+    cell's 45 mm at 90 mm high), so that it is stamped at its true, narrow width."""
+    width = int(round(0.175 * height))
+    bar = max(2, int(round(stroke * height)))
+    mask = np.zeros((height, width), np.uint8)
+    x0 = (width - bar) // 2 + int(round(flag * height / 3))
+    x1 = x0 + bar
+    cv2.rectangle(mask, (x0, 0), (x1 - 1, height - 1), 255, -1)
+    if flag > 0:
+        f = flag * height
+        pts = np.array([[x0, 0], [x0, int(bar * 0.9)], [int(x0 - f), int(bar * 0.9 + f * 0.55)],
+                        [int(x0 - f), int(f * 0.55)]], np.int32)
+        cv2.fillPoly(mask, [pts], 255, lineType=cv2.LINE_AA)
+    if serif > 0:
+        s, sh = int(round(serif * height)), max(1, int(round(serif_h * height)))
+        cv2.rectangle(mask, (max(0, x0 - s), 0), (min(width - 1, x1 - 1 + s), sh), 255, -1)
+        cv2.rectangle(mask, (max(0, x0 - s), height - 1 - sh), (min(width - 1, x1 - 1 + s), height - 1), 255, -1)
+    return mask
 
 
 @lru_cache(maxsize=4096)
@@ -160,8 +251,8 @@ def _stamp(img: np.ndarray, mask: np.ndarray, cell: _Cell, scale: float, color, 
     target_w = min(w, max(int(round(mw * h / mh)), int(w * 0.35)))
     glyph = cv2.resize(mask, (max(target_w, 1), max(h, 1)), interpolation=cv2.INTER_AREA)
     if bold:
-        kernel = np.ones((bold, bold), np.uint8)
-        glyph = cv2.dilate(glyph, kernel) if bold > 0 else glyph
+        kernel = np.ones((abs(bold) + (bold < 0),) * 2, np.uint8)
+        glyph = cv2.dilate(glyph, kernel) if bold > 0 else cv2.erode(glyph, kernel)
     x0 = x + (w - glyph.shape[1]) // 2
     roi = img[y : y + glyph.shape[0], x0 : x0 + glyph.shape[1]]
     alpha = (glyph[: roi.shape[0], : roi.shape[1]].astype(np.float32) / 255.0)[..., None]
@@ -186,11 +277,14 @@ def _background(kind: str, size: tuple[int, int], rng: np.random.Generator) -> n
 
 
 def render_plate(text: str, kind: str, rng: np.random.Generator | None = None,
-                 *, px_per_mm: float = 1.0, varied_fonts: bool = False) -> np.ndarray:
+                 *, px_per_mm: float = 1.0, varied_fonts: bool = False,
+                 typeface_rng: np.random.Generator | None = None) -> np.ndarray:
     """A BGR image of one plate, `px_per_mm` pixels per millimetre (440 px wide by default).
 
     `text` is any spelling `normalize_plate` accepts; its length must fit the kind
     (7 characters, 8 for green). Raises ValueError for an invalid plate or kind.
+    `typeface_rng` draws a plate-like typeface (see the module docstring) from a generator
+    of its own, so that `rng` draws the same plate with or without it.
     """
     if kind not in _LAYOUT:
         raise ValueError(f"unknown plate kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -198,7 +292,8 @@ def render_plate(text: str, kind: str, rng: np.random.Generator | None = None,
     if plate is None:
         raise ValueError(f"{text!r} is not a valid Chinese plate")
     rng = rng or np.random.default_rng()
-    (w_mm, h_mm), cells, dot = _LAYOUT[kind]
+    face = _plate_like_typeface(typeface_rng) if typeface_rng is not None else None
+    (w_mm, h_mm), cells, dot = _VARIANTS[kind] if face and face.variant and kind in _VARIANTS else _LAYOUT[kind]
     if len(plate) != len(cells):
         raise ValueError(f"{kind} plates have {len(cells)} characters, {plate!r} has {len(plate)}")
     s = px_per_mm
@@ -213,6 +308,8 @@ def render_plate(text: str, kind: str, rng: np.random.Generator | None = None,
                   lineType=cv2.LINE_AA)
     cjk_font, latin_font = _pick_fonts(rng, varied_fonts)
     bold = int(rng.integers(0, 3)) if varied_fonts else 0
+    if face is not None:
+        cjk_font, latin_font, bold = face.cjk, face.latin, face.stroke
     for i, (char, cell) in enumerate(zip(plate, cells, strict=True)):
         is_cjk = char in PROVINCES or not (char in LETTERS or char in DIGITS)
         path, index = cjk_font if is_cjk else latin_font
@@ -221,7 +318,11 @@ def render_plate(text: str, kind: str, rng: np.random.Generator | None = None,
             color = _RED
         if kind == "white_police" and i == 0:
             color = fg_t
-        _stamp(img, _glyph_mask(char, path, index), cell, s, color, bold)
+        if face is not None and face.bar_one is not None and char == "1":
+            mask = _bar_one_mask(*face.bar_one)
+        else:
+            mask = _glyph_mask(char, path, index)
+        _stamp(img, mask, cell, s, color, bold)
     if not plate.startswith("使"):
         cv2.circle(img, (int(dot[0] * s), int(dot[1] * s)), max(1, int(round(4.5 * s))), fg_t, -1,
                    lineType=cv2.LINE_AA)
