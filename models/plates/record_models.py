@@ -18,6 +18,21 @@ sys.path.insert(0, str(ROOT))
 from models.plates.synth import GENERATOR_VERSION  # noqa: E402
 from video.model_files import record_model  # noqa: E402
 
+DATA9 = ("make_reader_data.py --out .cache/plates/reader9tf --train 60000 --val 2000 "
+         "--train-seed 8000000 --typeface 0.6 --occluded 0.3 --trimmed 0.3 && make_reader_data.py "
+         "--out .cache/plates/reader10var --train 48000 --val 2000 --train-seed 9000000 --typeface "
+         "0.7 --occluded 0.2 --trimmed 0.3 && python models/plates/merge_reader_data.py --out "
+         ".cache/plates/reader9_10 .cache/plates/reader10var .cache/plates/reader9tf")
+"""Session 9's crop sets: 60% and 70% of the plates in the plates' own look (--typeface)."""
+DATA9_DATA = ("108000 crops (seeds 8000000-8059999 and 9000000-9047999) of which 60% and 70% "
+              "are drawn in the plates' own look (make_reader_data.py --typeface: plate-like "
+              "fonts, the bar-shaped 1, the motorcycle plate, the police dot after the province) "
+              "and 30% and 20% carry an occluder (hidden glyphs left unlabelled, crops with one "
+              "left out of the CCT's training), with TRAINING_FONT_PACKAGES installed; val: "
+              "reader10var's 2000 (seeds from 10000000)")
+TORCH_CPU = ("(session 9: .venv/bin/pip install torch==2.13.0 onnx==1.23.2, the CPU wheel, is "
+             "all the two torch CNNs need) ")
+
 ENTRIES = {
     "plate_detector": {
         "file": "plates/plate_detector.onnx",
@@ -76,13 +91,20 @@ ENTRIES = {
                             "then (session 4) on a fresh 72000-crop set at lr 0.0015 "
                             "(CITYOPS_READER_DATA=.cache/plates/reader4 CITYOPS_READER_SEED=3000000 "
                             "CITYOPS_READER_COUNT=72000 CITYOPS_READER_LR=0.0015) "
-                            "4 epochs: 0.68, 0.70, 0.73, 0.73; ~5.5 h of 2 CPU cores in all",
+                            "4 epochs: 0.68, 0.70, 0.73, 0.73; ~5.5 h of 2 CPU cores in all; "
+                            "then (session 9) 1 epoch (18 min) on 108000 fresh crops, 60% of them "
+                            "in the plates' own look: " + DATA9 + " && CITYOPS_READER_DATA="
+                            ".cache/plates/reader9_10 CITYOPS_READER_LR=0.001 bash "
+                            "models/plates/train_reader.sh 1 "
+                            "models/plates/checkpoints/plate_reader.weights.h5 (val plate acc "
+                            "0.683 on reader10var's val crops, 70% of them in that look)",
         "license": "weights trained here; fast-plate-ocr is MIT",
         "data": "24000 (seeds 0-23999), 48000 (seeds 1000000-1047999) and 72000 (seeds "
                 "3000000-3071999) train + 2000 val "
                 "(seeds from 10000000) synthetic padded plate crops of all six kinds, written "
                 "by models/plates/make_reader_data.py (train_reader.sh runs it when missing) into "
-                ".cache/plates/reader, reader2 and reader4; not committed: regenerated from seeds",
+                ".cache/plates/reader, reader2 and reader4; not committed: regenerated from seeds; "
+                "session 9: " + DATA9_DATA,
     },
     "plate_reader_checkpoint": {
         "file": "plates/checkpoints/plate_reader.weights.h5",
@@ -126,11 +148,15 @@ ENTRIES = {
                   "the same script",
         "training_command": ".venv/bin/pip install -r requirements-train.txt && "
                             ".venv/bin/python models/plates/train_province.py --data "
-                            ".cache/plates/reader5 --epochs 6",
+                            ".cache/plates/reader5 --epochs 6; then (session 9) " + TORCH_CPU + DATA9
+                            + " && .venv/bin/python models/plates/train_province.py --data "
+                            ".cache/plates/reader9_10 --init models/plates/checkpoints/plate_province.pt "
+                            "--epochs 2 --lr 0.0015",
         "license": "weights and code written here",
         "data": "the plate_reader_candidate_s5 crops: 72000 train (seeds 4000000-4071999) + "
                 "2000 val (seeds from 10000000), make_reader_data.py with "
-                "TRAINING_FONT_PACKAGES installed",
+                "TRAINING_FONT_PACKAGES installed; session 9: " + DATA9_DATA
+                + " (crops whose first glyph is hidden left out)",
     },
     "plate_province_checkpoint": {
         "file": "plates/checkpoints/plate_province.pt",
@@ -167,7 +193,13 @@ ENTRIES = {
                             "24000 --val 2000 --train-seed 7000000 --occluded 0.5 --trimmed 0.5 "
                             "&& train_slot_reader.py --data .cache/plates/reader6 "
                             ".cache/plates/reader7occ .cache/plates/reader8trim --limit 24000 "
-                            "--init models/plates/checkpoints/plate_slots.pt --epochs 2 --lr 0.001",
+                            "--init models/plates/checkpoints/plate_slots.pt --epochs 2 --lr 0.001; "
+                            "then (session 9) " + TORCH_CPU + DATA9 + " && "
+                            ".venv/bin/python models/plates/train_slot_reader.py --data "
+                            ".cache/plates/reader9tf --init models/plates/checkpoints/plate_slots.pt "
+                            "--epochs 3 --lr 0.0015 && .venv/bin/python "
+                            "models/plates/train_slot_reader.py --data .cache/plates/reader9_10 "
+                            "--init models/plates/checkpoints/plate_slots.pt --epochs 1 --lr 0.0008",
         "license": "weights and code written here",
         "data": "make_reader_data.py crops with TRAINING_FONT_PACKAGES installed: session 7, "
                 "72000 train (seeds 4000000-4071999, the plate_reader_candidate_s5 crops); "
@@ -177,7 +209,7 @@ ENTRIES = {
                 "those two sets and of 24000 more occluded crops (seeds 7000000-7023999), half "
                 "of whose hidden plates have their box cut where the occluder starts; val 2000 (seeds from "
                 "10000000), the same crops as before, and the same with occluders for the "
-                "hidden output",
+                "hidden output; session 9: " + DATA9_DATA,
     },
     "plate_slots_checkpoint": {
         "file": "plates/checkpoints/plate_slots.pt",

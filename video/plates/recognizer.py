@@ -394,13 +394,12 @@ class PlateRecognizer:
 
         PP-OCR's detector runs on the crop first, so that the frame, rivets and margins
         are left out and a double-row plate comes back as two lines, joined top to bottom
-        (京·E over A5331 -> 京EA5331); without any line found, the recogniser reads the
-        whole crop.
+        (京·E over A5331 -> 京EA5331), and a single row split in two is joined left to right
+        (reading_order); without any line found, the recogniser reads the whole crop.
         """
         result = self._ppocr(rec_only=False)(crop, use_cls=False)
         if result.boxes is not None and result.txts:
-            lines = sorted(zip(result.boxes, result.txts, result.scores, strict=True),
-                           key=lambda item: float(np.asarray(item[0])[:, 1].mean()))
+            lines = reading_order(list(zip(result.boxes, result.txts, result.scores, strict=True)))
             text = "".join(_clean(t) for _, t, _ in lines)
             score = min(float(sc) for _, _, sc in lines)
             if text:
@@ -469,6 +468,32 @@ class PlateRecognizer:
             if all(iou(det.bbox, other.bbox) < 0.3 for other in extra):
                 merged.append(det)
         return merged
+
+
+def reading_order(lines: list[tuple]) -> list[tuple]:
+    """PP-OCR lines (quad, text, score) as a plate is read: rows top to bottom, each row left
+    to right. Two lines are one row when they stand side by side (their x spans overlap by
+    less than a third of the narrower) at a shared height (the centre of one within the
+    other's y span): a tilted single-row plate split in two (粤Z | R066港) has its right part
+    higher or lower than its left, and sorting by height alone read it R066港粤Z; the rows of
+    a double-row plate overlap in x, so they stay top over bottom however the plate leans."""
+    def box(line: tuple) -> tuple[float, float, float, float]:
+        pts = np.asarray(line[0], np.float32)
+        return float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())
+
+    def same_row(a: tuple, b: tuple) -> bool:
+        (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = box(a), box(b)
+        x_overlap = min(ax2, bx2) - max(ax1, bx1)
+        side_by_side = x_overlap < min(ax2 - ax1, bx2 - bx1) / 3
+        return side_by_side and (ay1 <= (by1 + by2) / 2 <= ay2 or by1 <= (ay1 + ay2) / 2 <= by2)
+
+    rows: list[list[tuple]] = []
+    for line in sorted(lines, key=lambda item: box(item)[1] + box(item)[3]):
+        if rows and all(same_row(line, other) for other in rows[-1]):
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return [line for row in rows for line in sorted(row, key=lambda item: box(item)[0])]
 
 
 def plate_shaped_line(w: float, h: float, clean: str) -> bool:
