@@ -257,7 +257,7 @@ def plates_in_the_plate_typeface(seed: int, count: int = 12) -> list[tuple[np.nd
 def test_our_readers_read_the_plates_own_typeface(recognizer):
     """Real plates write "1" as a bare bar; desktop fonts flag and foot it. Readers trained on
     desktop fonts alone read the bar as "T" (every real 沪A1707领 and 京A83011 was misread
-    so, and 1 of 24 of these plates was read right). Our readers alone, no PP-OCR, must read
+    so, and 5 of these 24 plates were read right). Our readers alone, no PP-OCR, must read
     plates drawn in the plate-like look they never saw."""
     plates = plates_in_the_plate_typeface(2027) + plates_in_the_plate_typeface(2028)
     reads = recognizer.reader.read([crop for crop, _ in plates])

@@ -22,12 +22,10 @@ def merge(out: Path, sources: list[Path]) -> dict[str, int]:
     counts = {}
     for split in ("train", "val"):
         rows = []
-        for i, source in enumerate(sources):
+        for i, source in enumerate(sources if split == "train" else sources[:1]):  # val: the first set's
             link = out / f"{split}{i}"
             if not link.exists():
                 link.symlink_to((source / split).resolve(), target_is_directory=True)
-            if split == "val" and i > 0:
-                continue  # one val set: the first one's
             with open(source / f"{split}.csv", encoding="utf-8") as f:
                 for row in csv.DictReader(f):
                     name = row["image_path"].split("/", 1)[1]

@@ -119,7 +119,11 @@ HIDDEN_FRACTION = 0.3
 def hidden_slots(kind: str, covered: tuple[float, float]) -> tuple[int, ...]:
     """The slots of a `kind` plate whose glyph an object hides, given the covered span of the
     plate's width as fractions (0 left edge, 1 right edge): those covered by at least
-    HIDDEN_FRACTION of their width. What the readers are taught not to guess."""
+    HIDDEN_FRACTION of their width. What the readers are taught not to guess. Measured on
+    the kind's usual layout: the motorcycle variant has the same proportions, but the police
+    variant's glyphs after the first sit 7-15 mm (up to a third of a glyph) from where the
+    usual layout puts them, so a glyph covered near the bar's threshold can be labelled
+    wrongly there."""
     (w_mm, _), cells, _ = _LAYOUT[kind]
     lo, hi = covered
     hidden = []
