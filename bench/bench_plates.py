@@ -2,7 +2,8 @@
 
     python bench/bench_plates.py --runs 200 [--write docs/BENCHMARKS.md]
 
-Measures: YOLO detection per 1280x720 frame (onnxruntime, letterbox included), reading
+Measures: YOLO detection per 1280x720 frame (onnxruntime, letterbox included; one look, as
+video's fine pass, and the still-image path's two looks), reading
 per plate (fast-plate-ocr ONNX, one crop per call, per plate in a batch of 8, and the
 read of a plate the first crop leaves unsure: all its VIEWS crops, averaged), the
 whole read_frame on a frame with two plates, and PP-OCR (rapidocr) on the same frame.
@@ -53,6 +54,8 @@ def main() -> None:
     rows = []
     det_ms = median_ms(lambda: rec.detector.detect(frame), args.runs)
     rows.append(("YOLO detection, 1280x720 frame (384x640 input)", "ms / frame", *det_ms))
+    two_ms = median_ms(lambda: rec.detector.detect_two_scales(frame), args.runs)
+    rows.append(("YOLO detection, two looks (384x640 and 736x1280: still images)", "ms / frame", *two_ms))
     read_ms = median_ms(lambda: rec.reader.read([crop]), args.runs)
     rows.append(("reading (fast-plate-ocr + slot reader + province reader), 1 plate per call", "ms / plate",
                  *read_ms))

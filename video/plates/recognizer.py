@@ -1,5 +1,8 @@
 """Frame in, plates out: YOLO finds plates, fast-plate-ocr reads them, PP-OCR backs them up.
 
+YOLO looks at a still frame twice (`PlateDetector.detect_two_scales`): letterboxed, and at
+twice that scale for the small plates the first look misses.
+
 A wrong plate string sends analysts after the wrong car, so a read is only returned as
 text when it is a valid plate *and* the read as a whole is confident (MIN_PLATE_CONFIDENCE,
 calibrated on held-out synthetic plates, see docs/ACCURACY.md); otherwise the plate is
@@ -296,7 +299,7 @@ class PlateRecognizer:
     def read_frame(self, image: np.ndarray) -> list[Detection]:
         """Every plate in a frame: box, score, normalised text (or None), colour."""
         image = check_image(image)
-        found = self.detector.detect(image, min_score=DETECTOR_MIN_SCORE)
+        found = self.detector.detect_two_scales(image, min_score=DETECTOR_MIN_SCORE)
         detections = self._read_boxes(image, found, second_opinion=self.use_ppocr)
         if self.use_ppocr and not any(d.text for d in detections):
             detections = self._merge(detections, self._ppocr_pass(image))
