@@ -40,18 +40,21 @@ def padded_crop(img: np.ndarray, box: tuple[float, float, float, float], rng: np
 
 
 def make_sample(seed: int, occluded: float = 0.0, trimmed: float = 0.0,
-                typeface: float = 0.0) -> tuple[np.ndarray, str, tuple[int, ...]]:
+                typeface: float = 0.0, widths: tuple[float, float] = (48, 330)
+                ) -> tuple[np.ndarray, str, tuple[int, ...]]:
     """One crop, its plate's text, and the slots an occluder hides (drawn with probability
     `occluded`, from a generator of its own, so the same seed gives the same plate and
     framing with or without it). With probability `trimmed` an occluded plate's box stops
     where the occluder starts, as a detector often cuts it: the crop then shows a
     whole-looking shorter plate and a sliver of the object. With probability `typeface`
     the plate is drawn in a plate-like typeface (render_plate's `typeface_rng`, also from
-    a generator of its own)."""
+    a generator of its own). The plate's width in pixels is drawn log-uniformly from
+    `widths` (a narrower range gives a set of small plates, where the province glyph is a
+    dozen pixels tall)."""
     rng = np.random.default_rng(seed)
     typeface_rng = np.random.default_rng([seed, 11])
     plate, text, kind = random_plate(rng, typeface_rng=typeface_rng if typeface_rng.random() < typeface else None)
-    width = float(np.exp(rng.uniform(np.log(48), np.log(330))))
+    width = float(np.exp(rng.uniform(np.log(widths[0]), np.log(widths[1]))))
     ph, pw = plate.shape[:2]
     cw = int(width * 1.8) + 8
     ch = int(width * ph / pw * 2.6) + 8
@@ -73,11 +76,11 @@ def make_sample(seed: int, occluded: float = 0.0, trimmed: float = 0.0,
     return crop, text, hidden
 
 
-def _write(args: tuple[Path, int, int, float, float, float]) -> list[tuple[str, ...]]:
-    folder, start, count, occluded, trimmed, typeface = args
+def _write(args: tuple[Path, int, int, float, float, float, tuple[float, float]]) -> list[tuple[str, ...]]:
+    folder, start, count, occluded, trimmed, typeface, widths = args
     rows = []
     for seed in range(start, start + count):
-        crop, text, hidden = make_sample(seed, occluded, trimmed, typeface)
+        crop, text, hidden = make_sample(seed, occluded, trimmed, typeface, widths)
         name = f"{seed:07d}.jpg"
         cv2.imwrite(str(folder / name), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
         row = (f"{folder.name}/{name}", text)
@@ -86,11 +89,11 @@ def _write(args: tuple[Path, int, int, float, float, float]) -> list[tuple[str, 
 
 
 def build(out: Path, split: str, count: int, seed0: int, workers: int, occluded: float = 0.0,
-          trimmed: float = 0.0, typeface: float = 0.0) -> None:
+          trimmed: float = 0.0, typeface: float = 0.0, widths: tuple[float, float] = (48, 330)) -> None:
     folder = out / split
     folder.mkdir(parents=True, exist_ok=True)
     chunk = 500
-    jobs = [(folder, seed0 + i, min(chunk, count - i), occluded, trimmed, typeface)
+    jobs = [(folder, seed0 + i, min(chunk, count - i), occluded, trimmed, typeface, widths)
             for i in range(0, count, chunk)]
     with Pool(workers) as pool:
         rows = [r for part in pool.map(_write, jobs) for r in part]
@@ -120,12 +123,16 @@ def main() -> None:
     parser.add_argument("--typeface", type=float, default=0.0,
                         help="share of plates drawn in a plate-like typeface (narrow DIN-like "
                         "Latin fonts, the plate's bar-shaped 1, more CJK weights)")
+    parser.add_argument("--widths", type=float, nargs=2, default=(48.0, 330.0), metavar=("MIN", "MAX"),
+                        help="plate widths in pixels, drawn log-uniformly (e.g. 48 120 for small plates)")
     args = parser.parse_args()
     if missing := missing_training_fonts():
         print(f"warning: {len(missing)} fonts missing ({', '.join(Path(m).name for m in missing)}): these seeds"
               f" draw other plates than the recorded training sets; apt-get install {TRAINING_FONT_PACKAGES}")
-    build(args.out, "train", args.train, args.train_seed, args.workers, args.occluded, args.trimmed, args.typeface)
-    build(args.out, "val", args.val, 10_000_000, args.workers, args.occluded, args.trimmed, args.typeface)  # disjoint seeds: held out
+    build(args.out, "train", args.train, args.train_seed, args.workers, args.occluded, args.trimmed, args.typeface,
+          tuple(args.widths))
+    build(args.out, "val", args.val, 10_000_000, args.workers, args.occluded, args.trimmed, args.typeface,
+          tuple(args.widths))  # disjoint seeds: held out
 
 
 if __name__ == "__main__":

@@ -30,6 +30,16 @@ DATA9_DATA = ("108000 crops (seeds 8000000-8059999 and 9000000-9047999) of which
               "and 30% and 20% carry an occluder (hidden glyphs left unlabelled, crops with one "
               "left out of the CCT's training), with TRAINING_FONT_PACKAGES installed; val: "
               "reader10var's 2000 (seeds from 10000000)")
+DATA10 = ("make_reader_data.py --out .cache/plates/reader11small --train 36000 --val 2000 "
+          "--train-seed 2000000 --typeface 0.6 --occluded 0.2 --trimmed 0.3 --widths 48 120 && "
+          "make_reader_data.py --out .cache/plates/reader12 --train 44000 --val 2000 --train-seed "
+          "2100000 --typeface 0.5 --occluded 0.2 --trimmed 0.3")
+"""Session 10's crop sets: small plates (48-120 px, where the province glyph fails) and a
+fresh set of every size, half of each in the plates' own look."""
+DATA10_DATA = ("80000 crops (seeds 2000000-2035999, plates 48-120 px wide, and 2100000-2143999, "
+               "48-330 px) of which 60% and 50% are in the plates' own look and 20% carry an "
+               "occluder, with TRAINING_FONT_PACKAGES installed; val: reader12's 2000 (seeds "
+               "from 10000000)")
 TORCH_CPU = ("(session 9: .venv/bin/pip install torch==2.13.0 onnx==1.23.2, the CPU wheel, is "
              "all the two torch CNNs need) ")
 
@@ -39,7 +49,8 @@ ENTRIES = {
         "what": "YOLO11 plate detector, yolo11n at half width (models/plates/yolo11p-plates.yaml, "
                 "0.81M parameters), 1 class; input 1x3xHxW RGB/255 letterboxed (dynamic axes, "
                 "multiples of 32; 384x640 is the size checked and the default), output "
-                "1x5xN (cx, cy, w, h, score)",
+                "1x5xN (cx, cy, w, h, score); still images are looked at twice, letterboxed and "
+                "at twice that scale (PlateDetector.detect_two_scales, since session 10)",
         "source": "trained here from scratch (ultralytics 8.4.190, pretrained=False, 320 px, "
                   "batch 16, AdamW lr 0.002, 6 epochs in a 0.9 h budget of 2 shared cores, "
                   "mAP50 0.78), then (session 4) continued from those weights (--init, AdamW "
@@ -97,14 +108,21 @@ ENTRIES = {
                             ".cache/plates/reader9_10 CITYOPS_READER_LR=0.001 bash "
                             "models/plates/train_reader.sh 1 "
                             "models/plates/checkpoints/plate_reader.weights.h5 (val plate acc "
-                            "0.683 on reader10var's val crops, 70% of them in that look)",
+                            "0.683 on reader10var's val crops, 70% of them in that look); then "
+                            "(session 10) 1 epoch (16 min) on 80000 fresh crops, 36000 of them "
+                            "small plates: " + DATA10 + " && python models/plates/merge_reader_data.py "
+                            "--out .cache/plates/reader11_12 .cache/plates/reader12 "
+                            ".cache/plates/reader11small && CITYOPS_READER_DATA=.cache/plates/reader11_12 "
+                            "CITYOPS_READER_LR=0.0008 bash models/plates/train_reader.sh 1 "
+                            "models/plates/checkpoints/plate_reader.weights.h5 (val plate acc 0.705 "
+                            "on reader12's val crops in full sight)",
         "license": "weights trained here; fast-plate-ocr is MIT",
         "data": "24000 (seeds 0-23999), 48000 (seeds 1000000-1047999) and 72000 (seeds "
                 "3000000-3071999) train + 2000 val "
                 "(seeds from 10000000) synthetic padded plate crops of all six kinds, written "
                 "by models/plates/make_reader_data.py (train_reader.sh runs it when missing) into "
                 ".cache/plates/reader, reader2 and reader4; not committed: regenerated from seeds; "
-                "session 9: " + DATA9_DATA,
+                "session 9: " + DATA9_DATA + "; session 10: " + DATA10_DATA,
     },
     "plate_reader_checkpoint": {
         "file": "plates/checkpoints/plate_reader.weights.h5",
@@ -151,12 +169,15 @@ ENTRIES = {
                             ".cache/plates/reader5 --epochs 6; then (session 9) " + TORCH_CPU + DATA9
                             + " && .venv/bin/python models/plates/train_province.py --data "
                             ".cache/plates/reader9_10 --init models/plates/checkpoints/plate_province.pt "
-                            "--epochs 2 --lr 0.0015",
+                            "--epochs 2 --lr 0.0015; then (session 10) " + DATA10 + " && "
+                            ".venv/bin/python models/plates/train_province.py --data "
+                            ".cache/plates/reader12 .cache/plates/reader11small --init "
+                            "models/plates/checkpoints/plate_province.pt --epochs 2 --lr 0.001",
         "license": "weights and code written here",
         "data": "the plate_reader_candidate_s5 crops: 72000 train (seeds 4000000-4071999) + "
                 "2000 val (seeds from 10000000), make_reader_data.py with "
                 "TRAINING_FONT_PACKAGES installed; session 9: " + DATA9_DATA
-                + " (crops whose first glyph is hidden left out)",
+                + "; session 10: " + DATA10_DATA + " (crops whose first glyph is hidden left out)",
     },
     "plate_province_checkpoint": {
         "file": "plates/checkpoints/plate_province.pt",
@@ -199,7 +220,11 @@ ENTRIES = {
                             ".cache/plates/reader9tf --init models/plates/checkpoints/plate_slots.pt "
                             "--epochs 3 --lr 0.0015 && .venv/bin/python "
                             "models/plates/train_slot_reader.py --data .cache/plates/reader9_10 "
-                            "--init models/plates/checkpoints/plate_slots.pt --epochs 1 --lr 0.0008",
+                            "--init models/plates/checkpoints/plate_slots.pt --epochs 1 --lr 0.0008; "
+                            "then (session 10) " + DATA10 + " && .venv/bin/python "
+                            "models/plates/train_slot_reader.py --data .cache/plates/reader12 "
+                            ".cache/plates/reader11small --init models/plates/checkpoints/plate_slots.pt "
+                            "--epochs 2 --lr 0.001",
         "license": "weights and code written here",
         "data": "make_reader_data.py crops with TRAINING_FONT_PACKAGES installed: session 7, "
                 "72000 train (seeds 4000000-4071999, the plate_reader_candidate_s5 crops); "
@@ -209,7 +234,7 @@ ENTRIES = {
                 "those two sets and of 24000 more occluded crops (seeds 7000000-7023999), half "
                 "of whose hidden plates have their box cut where the occluder starts; val 2000 (seeds from "
                 "10000000), the same crops as before, and the same with occluders for the "
-                "hidden output; session 9: " + DATA9_DATA,
+                "hidden output; session 9: " + DATA9_DATA + "; session 10: " + DATA10_DATA,
     },
     "plate_slots_checkpoint": {
         "file": "plates/checkpoints/plate_slots.pt",

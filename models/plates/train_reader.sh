@@ -47,10 +47,18 @@ mkdir -p .cache/plates/reader_export
 .venv-train/bin/fast-plate-ocr export --model "$RUN/best.keras" --format onnx \
   --plate-config-file models/plates/reader_plate_config.yaml --save-dir .cache/plates/reader_export
 cp .cache/plates/reader_export/best.onnx models/plates/plate_reader.onnx
+# The weights alone: the loaded model carries its optimizer, whose state (3x the weights)
+# save_weights would store too; a continued run starts its own optimizer anyway.
 .venv-train/bin/python -c "
-import sys
+import sys, h5py
 from fast_plate_ocr.train.model.config import load_plate_config_from_yaml
 from fast_plate_ocr.train.utilities.utils import load_keras_model
-load_keras_model(sys.argv[1], load_plate_config_from_yaml(sys.argv[2])).save_weights(sys.argv[3])
+load_keras_model(sys.argv[1], load_plate_config_from_yaml(sys.argv[2])).save_weights(sys.argv[3] + '.full.weights.h5')
+with h5py.File(sys.argv[3] + '.full.weights.h5') as src, h5py.File(sys.argv[3], 'w') as out:
+    out.attrs.update(src.attrs)
+    for key in src:
+        if key != 'optimizer':
+            src.copy(key, out)
 " "$RUN/best.keras" models/plates/reader_plate_config.yaml models/plates/checkpoints/plate_reader.weights.h5
+rm -f models/plates/checkpoints/plate_reader.weights.h5.full.weights.h5
 echo "reader exported to models/plates/plate_reader.onnx (weights: models/plates/checkpoints); record it: python models/plates/record_models.py"
