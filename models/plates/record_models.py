@@ -109,7 +109,7 @@ ENTRIES = {
                             "models/plates/train_reader.sh 1 "
                             "models/plates/checkpoints/plate_reader.weights.h5 (val plate acc "
                             "0.683 on reader10var's val crops, 70% of them in that look); then "
-                            "(session 10) 1 epoch (16 min) on 80000 fresh crops, 36000 of them "
+                            "(session 10) 1 epoch (~15 min) on 80000 fresh crops, 36000 of them "
                             "small plates: " + DATA10 + " && python models/plates/merge_reader_data.py "
                             "--out .cache/plates/reader11_12 .cache/plates/reader12 "
                             ".cache/plates/reader11small && CITYOPS_READER_DATA=.cache/plates/reader11_12 "
