@@ -1,7 +1,8 @@
 """Model files shipped in `models/`, and the check that they are the ones we measured.
 
-Every figure in docs/ACCURACY.md belongs to one exact file. `models/manifest.json` records
-each file's sha256 next to how it was made; `verified_path` refuses a file that is missing
+Every figure in docs/ACCURACY.md belongs to one exact file. Each model folder holds its own
+`manifest.json`, beside the files it describes (`models/plates/manifest.json`): each file's
+sha256 next to how it was made, on what data, and what it scored; `verified_path` refuses a file that is missing
 or differs, with a message that says which file and how to get it back, instead of letting
 a truncated or swapped model read plates wrongly in silence.
 """
@@ -40,21 +41,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _manifest_paths(root: Path) -> list[Path]:
+    """The manifests under `root`: one per model folder (root/*/manifest.json)."""
+    return sorted(root.glob(f"*/{MANIFEST_NAME}"))
+
+
 def load_manifest(models_dir: Path | None = None) -> dict[str, ModelEntry]:
-    """All entries of `models_dir/manifest.json`, by name."""
+    """All entries of the model folders' manifests, by name; `file` relative to `models_dir`."""
     root = Path(models_dir) if models_dir else MODELS_DIR
-    path = root / MANIFEST_NAME
-    if not path.is_file():
-        raise ModelFileError(f"model manifest {path} is missing: restore it from git "
-                             "(git checkout -- models/manifest.json)")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"model manifest {path} is not valid JSON: {exc}") from exc
+    paths = _manifest_paths(root)
+    if not paths:
+        raise ModelFileError(f"no model manifest under {root} (e.g. {root / 'plates' / MANIFEST_NAME}): "
+                             "restore it from git (git checkout -- models/)")
     entries = {}
-    for item in raw.get("models", []):
-        info = {k: v for k, v in item.items() if k not in ("name", "file", "sha256")}
-        entries[item["name"]] = ModelEntry(item["name"], item["file"], item["sha256"], info)
+    for path in paths:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ModelFileError(f"model manifest {path} is not valid JSON: {exc}") from exc
+        folder = path.parent.relative_to(root).as_posix()
+        for item in raw.get("models", []):
+            info = {k: v for k, v in item.items() if k not in ("name", "file", "sha256")}
+            entries[item["name"]] = ModelEntry(item["name"], f"{folder}/{item['file']}", item["sha256"], info)
     return entries
 
 
@@ -63,7 +71,7 @@ def verified_path(name: str, models_dir: Path | None = None) -> Path:
     root = Path(models_dir) if models_dir else MODELS_DIR
     entries = load_manifest(root)
     if name not in entries:
-        raise ModelFileError(f"model {name!r} is not in {root / MANIFEST_NAME} "
+        raise ModelFileError(f"model {name!r} is in no manifest under {root} "
                              f"(known: {', '.join(sorted(entries)) or 'none'})")
     entry = entries[name]
     path = root / entry.file
@@ -76,16 +84,18 @@ def verified_path(name: str, models_dir: Path | None = None) -> Path:
         raise ModelFileError(f"model file {path} ({name}) was altered: sha256 {actual[:12]}... "
                              f"but the manifest expects {entry.sha256[:12]}...; restore it with "
                              f"`git checkout -- models/{entry.file}` or, after retraining on "
-                             "purpose, record the new file in models/manifest.json")
+                             f"purpose, record the new file in models/{Path(entry.file).parent}/{MANIFEST_NAME}")
     return path
 
 
 def record_model(name: str, file: str, info: dict[str, Any], models_dir: Path | None = None) -> None:
-    """Add or replace one manifest entry with the current sha256 of `file` (training scripts)."""
+    """Add or replace one manifest entry with the current sha256 of `file` (a path under
+    `models_dir`, e.g. plates/plate_reader.onnx), in the manifest of the file's model folder."""
     root = Path(models_dir) if models_dir else MODELS_DIR
-    path = root / MANIFEST_NAME
+    folder, _, inside = file.partition("/")
+    path = root / folder / MANIFEST_NAME
     raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"models": []}
-    entry = {"name": name, "file": file, "sha256": sha256_of(root / file), **info}
+    entry = {"name": name, "file": inside, "sha256": sha256_of(root / file), **info}
     models = [m for m in raw.get("models", []) if m.get("name") != name] + [entry]
     raw["models"] = sorted(models, key=lambda m: m["name"])
     path.write_text(json.dumps(raw, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
