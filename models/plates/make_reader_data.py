@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from models.plates.synth import background, camera, occlude, paste_plate, random_plate  # noqa: E402
+from models.plates.synth import background, camera, occlude, paste_plate, random_plate, second_pass  # noqa: E402
 from video.plates.render import TRAINING_FONT_PACKAGES, hidden_slots, missing_training_fonts  # noqa: E402
 
 
@@ -40,8 +40,8 @@ def padded_crop(img: np.ndarray, box: tuple[float, float, float, float], rng: np
 
 
 def make_sample(seed: int, occluded: float = 0.0, trimmed: float = 0.0,
-                typeface: float = 0.0, widths: tuple[float, float] = (48, 330)
-                ) -> tuple[np.ndarray, str, tuple[int, ...]]:
+                typeface: float = 0.0, widths: tuple[float, float] = (48, 330),
+                second: float = 0.0) -> tuple[np.ndarray, str, tuple[int, ...]]:
     """One crop, its plate's text, and the slots an occluder hides (drawn with probability
     `occluded`, from a generator of its own, so the same seed gives the same plate and
     framing with or without it). With probability `trimmed` an occluded plate's box stops
@@ -50,7 +50,8 @@ def make_sample(seed: int, occluded: float = 0.0, trimmed: float = 0.0,
     the plate is drawn in a plate-like typeface (render_plate's `typeface_rng`, also from
     a generator of its own). The plate's width in pixels is drawn log-uniformly from
     `widths` (a narrower range gives a set of small plates, where the province glyph is a
-    dozen pixels tall)."""
+    dozen pixels tall). With probability `second` the scene goes through the imaging chain a
+    second time (synth.second_pass, from a generator of its own)."""
     rng = np.random.default_rng(seed)
     typeface_rng = np.random.default_rng([seed, 11])
     plate, text, kind = random_plate(rng, typeface_rng=typeface_rng if typeface_rng.random() < typeface else None)
@@ -72,15 +73,19 @@ def make_sample(seed: int, occluded: float = 0.0, trimmed: float = 0.0,
             w = x2 - x1
             box = (x1, y1, x1 + lo * w, y2) if lo > 0.01 else (x1 + hi * w, y1, x2, y2)
     scene = camera(scene, rng, strength=float(np.clip(width / 160, 0.3, 1.0)))
+    second_rng = np.random.default_rng([seed, 13])
+    if second_rng.random() < second:
+        scene = second_pass(scene, second_rng, width)
     crop = padded_crop(scene, box, rng)
     return crop, text, hidden
 
 
-def _write(args: tuple[Path, int, int, float, float, float, tuple[float, float]]) -> list[tuple[str, ...]]:
-    folder, start, count, occluded, trimmed, typeface, widths = args
+def _write(args: tuple[Path, int, int, float, float, float, tuple[float, float], float]
+           ) -> list[tuple[str, ...]]:
+    folder, start, count, occluded, trimmed, typeface, widths, second = args
     rows = []
     for seed in range(start, start + count):
-        crop, text, hidden = make_sample(seed, occluded, trimmed, typeface, widths)
+        crop, text, hidden = make_sample(seed, occluded, trimmed, typeface, widths, second)
         name = f"{seed:07d}.jpg"
         cv2.imwrite(str(folder / name), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
         row = (f"{folder.name}/{name}", text)
@@ -89,11 +94,12 @@ def _write(args: tuple[Path, int, int, float, float, float, tuple[float, float]]
 
 
 def build(out: Path, split: str, count: int, seed0: int, workers: int, occluded: float = 0.0,
-          trimmed: float = 0.0, typeface: float = 0.0, widths: tuple[float, float] = (48, 330)) -> None:
+          trimmed: float = 0.0, typeface: float = 0.0, widths: tuple[float, float] = (48, 330),
+          second: float = 0.0) -> None:
     folder = out / split
     folder.mkdir(parents=True, exist_ok=True)
     chunk = 500
-    jobs = [(folder, seed0 + i, min(chunk, count - i), occluded, trimmed, typeface, widths)
+    jobs = [(folder, seed0 + i, min(chunk, count - i), occluded, trimmed, typeface, widths, second)
             for i in range(0, count, chunk)]
     with Pool(workers) as pool:
         rows = [r for part in pool.map(_write, jobs) for r in part]
@@ -125,14 +131,17 @@ def main() -> None:
                         "Latin fonts, the plate's bar-shaped 1, more CJK weights)")
     parser.add_argument("--widths", type=float, nargs=2, default=(48.0, 330.0), metavar=("MIN", "MAX"),
                         help="plate widths in pixels, drawn log-uniformly (e.g. 48 120 for small plates)")
+    parser.add_argument("--second-pass", type=float, default=0.0,
+                        help="share of crops that go through the imaging chain twice (resampled, "
+                        "sharpened, colour bled, compressed again: screenshots, web resizes, zooms)")
     args = parser.parse_args()
     if missing := missing_training_fonts():
         print(f"warning: {len(missing)} fonts missing ({', '.join(Path(m).name for m in missing)}): these seeds"
               f" draw other plates than the recorded training sets; apt-get install {TRAINING_FONT_PACKAGES}")
     build(args.out, "train", args.train, args.train_seed, args.workers, args.occluded, args.trimmed, args.typeface,
-          tuple(args.widths))
+          tuple(args.widths), args.second_pass)
     build(args.out, "val", args.val, 10_000_000, args.workers, args.occluded, args.trimmed, args.typeface,
-          tuple(args.widths))  # disjoint seeds: held out
+          tuple(args.widths), args.second_pass)  # disjoint seeds: held out
 
 
 if __name__ == "__main__":

@@ -22,10 +22,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from video.plates.render import KINDS, random_plate_text, render_plate
 
-GENERATOR_VERSION = "plates-synth-2"
+GENERATOR_VERSION = "plates-synth-3"
 """2: adds the plates' own look (make_reader_data.py --typeface: plate-like fonts, the bar
 "1", the motorcycle plate, the police dot after the province); without it every seed draws
-what version 1 drew."""
+what version 1 drew. 3: adds a second pass of the imaging chain (`second_pass`,
+make_reader_data.py --second-pass); without it every seed draws what version 2 drew."""
 KIND_WEIGHTS = {"blue": 0.34, "yellow": 0.14, "yellow_double": 0.12, "green": 0.2,
                 "white_police": 0.08, "black": 0.12}
 
@@ -296,6 +297,42 @@ def camera(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> 
     return img8
 
 
+def second_pass(img: np.ndarray, rng: np.random.Generator, plate_width: float) -> np.ndarray:
+    """The imaging chain once more, as most pictures go through it twice or more: a camera's
+    encoder, then a screenshot of the video, a resize for the web, a digital zoom. Each pass
+    resamples (down, then up again), sharpens (a camera's unsharp mask leaves bright halos
+    beside dark strokes), bleeds colour (chroma subsampling) and compresses. `plate_width`
+    bounds the downscale so that the plate keeps >= 64 px: what is left must still be legible,
+    or its label would teach guessing."""
+    out = img
+    h, w = img.shape[:2]
+    low = max(0.4, 64.0 / max(plate_width, 1.0))
+    if low < 0.9 and rng.random() < 0.7:
+        f = rng.uniform(low, 0.9)
+        down = [cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_NEAREST][int(rng.integers(3))]
+        small = cv2.resize(out, (max(1, int(w * f)), max(1, int(h * f))), interpolation=down)
+        if rng.random() < 0.5:
+            ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.uniform(30, 90))])
+            if ok:
+                small = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        up = [cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_NEAREST][int(rng.integers(3))]
+        out = cv2.resize(small, (w, h), interpolation=up)
+    if rng.random() < 0.5:
+        soft = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.8, 2.0))
+        amount = rng.uniform(0.4, 1.5)
+        out = cv2.addWeighted(out, 1 + amount, soft, -amount, 0)
+    if rng.random() < 0.3:
+        ycc = cv2.cvtColor(out, cv2.COLOR_BGR2YCrCb)
+        k = int(rng.choice([3, 5]))
+        ycc[..., 1:] = cv2.blur(ycc[..., 1:], (k, k))
+        out = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR)
+    if rng.random() < 0.7:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.uniform(35, 92))])
+        if ok:
+            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return out
+
+
 def occlude(img: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator,
             max_fraction: float = 0.25) -> tuple[float, float]:
     """Cover part of a plate's box (a bar, a leg, a sticker), at most `max_fraction` of its
@@ -323,4 +360,4 @@ def random_plate(rng: np.random.Generator, kind: str | None = None,
 
 __all__ = ["GENERATOR_VERSION", "KINDS", "Placed", "background", "camera", "draw_car",
            "draw_distractors", "occlude", "paste_plate", "pick_kind", "random_plate",
-           "weather_plate"]
+           "second_pass", "weather_plate"]
