@@ -30,6 +30,7 @@ from video.plates.recognizer import (
     plate_views,
 )
 from video.plates.render import KINDS, random_plate_text, render_plate
+from video.tracking import iou
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "dev_media" / "plates_real"
@@ -327,6 +328,22 @@ def test_ppocr_lines_are_joined_as_a_plate_is_read():
     assert [t for _, t, _ in reading_order(leaning)] == ["京E", "A5331"]
     tilted = [(quad(60, 10, 200, 50), "R066港", 0.9), (quad(0, 22, 55, 62), "粤Z", 0.9)]
     assert [t for _, t, _ in reading_order(tilted)] == ["粤Z", "R066港"]
+
+
+@pytest.mark.parametrize(("text", "kind", "width"), [
+    ("京A12345", "blue", 220), ("沪AF71017", "green", 240), ("皖K66666", "yellow", 200), ("粤B6R678", "blue", 160)])
+def test_a_plate_only_ppocr_finds_is_boxed_where_the_plate_is(recognizer, text, kind, width):
+    """Where YOLO reads nothing, PP-OCR's text line becomes the plate box. Its detector grows
+    a line past the glyphs (~5% wider, ~15% taller than the plate); the box reported, and
+    read, is the plate's own (LINE_INSET), as the readers were trained on and as a
+    tracker or a screen wants it."""
+    frame = street_frame([(text, kind, (640, 450), width)])
+    shape = render_plate(text, kind, np.random.default_rng(7)).shape
+    h = int(width * shape[0] / shape[1])
+    truth = (640 - width // 2, 450 - h // 2, 640 - width // 2 + width, 450 - h // 2 + h)
+    found = recognizer._ppocr_pass(frame)
+    assert [d.text for d in found] == [text]
+    assert iou(found[0].bbox, truth) >= 0.85
 
 
 def test_a_box_around_a_better_plate_box_is_dropped():
