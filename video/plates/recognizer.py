@@ -99,7 +99,8 @@ LINE_INSET = (0.043, 0.033, 0.091, 0.050)
 lies: left, right (of the line's width), top, bottom (of its height). PP-OCR's detector
 grows its text boxes past the glyphs; our readers were trained on plate boxes, and read
 a box ~10% too tall less surely. The medians over 46 such lines of held-out synthetic
-scenes (seeds 45000000-45000059), measured against the plates' true boxes."""
+scenes (seeds 45000000-45000059), measured against the plates' true boxes
+(models/plates/measure_line_inset.py)."""
 NO_PROVINCE_LINE_INSET = (0.065, 0.062, 0.147, 0.110)
 """The same for a line PP-OCR read without its province glyph (53 lines, same scenes): its
 box most often spans that glyph anyway, so the box without it is one framing to try."""
@@ -367,19 +368,19 @@ class PlateRecognizer:
                          char_confidences=chars, color=plate_color(image[y1:y2, x1:x2], accepted))
 
     def _read_boxes(self, image: np.ndarray, found: list[tuple[BBox, float]],
-                    second_opinion: bool, pp_reads: list[PPRead] | None = None) -> list[Detection]:
+                    second_opinion: bool) -> list[Detection]:
         groups, kept = [], []
-        for i, (box, score) in enumerate(found):
+        for box, score in found:
             x1, y1, x2, y2 = pad_box(box, image.shape)
             if image[y1:y2, x1:x2].size:
                 groups.append(plate_views(image, box))
-                kept.append((box, score, pp_reads[i] if pp_reads else None))
+                kept.append((box, score))
         out = []
-        for group, (box, score, pp), read in zip(groups, kept, self.reader.read_views(groups), strict=True):
-            crop = group[0]
+        for group, (box, score), read in zip(groups, kept, self.reader.read_views(groups), strict=True):
             unsure = not self.sure_alone(read.raw, read.probs)
-            if second_opinion and pp is None and unsure and read.hidden < self.max_hidden:
-                pp = self._ppocr_read(crop)
+            pp = None
+            if second_opinion and unsure and read.hidden < self.max_hidden:
+                pp = self._ppocr_read(group[0])
             out.append(self._decide(image, box, score, read, pp))
         return out
 
@@ -424,16 +425,16 @@ class PlateRecognizer:
     def _ppocr_pass(self, image: np.ndarray) -> list[Detection]:
         """PP-OCR finds text lines; plate-shaped ones become plate candidates.
 
-        A line that does not start with a province is widened to where the rest of the
-        plate would be (left for the province glyph, up for the top row of a double-row
-        plate) and read again on that crop; our reader reads the same crop, and `_decide`
-        keeps a string only as described there.
+        A line's box is moved in to where the plate's own box lies (LINE_INSET). A line that
+        does not start with a province is read again by PP-OCR where the rest of the plate
+        would be (left for the province glyph, up for the top row of a double-row plate),
+        and framed by our readers three ways, the surest kept; `_decide` keeps a string
+        only as described there.
         """
         result = self._ppocr(rec_only=False)(image, use_cls=False)
         if result.boxes is None or result.txts is None:
             return []
-        found: list[tuple[BBox, float]] = []
-        pp_reads: list[PPRead] = []
+        out: list[Detection] = []
         h_img, w_img = image.shape[:2]
         for quad, txt, pp_score in zip(result.boxes, result.txts, result.scores, strict=True):
             pts = np.asarray(quad)
@@ -449,7 +450,7 @@ class PlateRecognizer:
                 return (int(max(0, bx1 - 0.03 * w)), int(max(0, by1 - 0.05 * h)),
                         int(min(w_img, bx2 + 0.03 * w)), int(min(h_img, by2 + 0.05 * h)))
 
-            box = _inset((x1, y1, x2, y2), LINE_INSET, image.shape)
+            framings = [_inset((x1, y1, x2, y2), LINE_INSET, image.shape)]
             if clean[0] in LETTERS or clean[0].isdigit():  # no province in PP-OCR's line
                 char_w = w / max(len(clean), 1)
                 # PP-OCR reads again where the province would be: left of the line, or the top
@@ -466,20 +467,19 @@ class PlateRecognizer:
                 # province it did not read; else the province is left of it or a row above it
                 plain = _inset((x1, y1, x2, y2), NO_PROVINCE_LINE_INSET, image.shape)
                 framings = [plain, (max(0, int(plain[0] - char_w * 1.3)), *plain[1:]), *candidates[:-1]]
-                box = self._surest_framing(image, [b for b in framings if b[2] - b[0] > 2 and b[3] - b[1] > 2]
-                                           or [box])
-            found.append((box, 0.5))
-            pp_reads.append(pp)
-        if not found:
-            return []
-        return self._read_boxes(image, found, second_opinion=False, pp_reads=pp_reads)
+            framings = [b for b in framings if b[2] - b[0] > 2 and b[3] - b[1] > 2]
+            if framings:
+                box, read = self._surest_framing(image, framings)
+                out.append(self._decide(image, box, 0.5, read, pp))
+        return out
 
-    def _surest_framing(self, image: np.ndarray, boxes: list[BBox]) -> BBox:
-        """The box our readers read most surely (the product of a read's probabilities):
-        of a few framings of one plate, the one that frames it as the readers learnt."""
+    def _surest_framing(self, image: np.ndarray, boxes: list[BBox]) -> tuple[BBox, RawRead]:
+        """The box our readers read most surely (the product of a read's probabilities), and
+        that read: of a few framings of one plate, the one that frames it as they learnt."""
         reads = self.reader.read_views([plate_views(image, box) for box in boxes])
         sureness = [float(np.prod(r.probs[: len(r.raw)])) if r.raw else 0.0 for r in reads]
-        return boxes[int(np.argmax(sureness))]
+        best = int(np.argmax(sureness))
+        return boxes[best], reads[best]
 
     @staticmethod
     def _merge(primary: list[Detection], extra: list[Detection]) -> list[Detection]:

@@ -1,0 +1,63 @@
+"""Measure how far PP-OCR's text-line boxes lie outside the plates' true boxes, on held-out
+synthetic scenes: the source of LINE_INSET and NO_PROVINCE_LINE_INSET in
+video/plates/recognizer.py.
+
+    python models/plates/measure_line_inset.py --scenes 60
+
+Prints, for whole lines (province first) and lines read without their province, the
+median, 25th and 75th percentile of (left, right, top, bottom) insets: plate box minus
+line box, as fractions of the line's width (left, right) or height (top, bottom); negative
+= the line's box reaches past the plate. Double-row plates are left out (their rows are
+separate lines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from models.plates.make_detector_data import make_scene  # noqa: E402
+from video.plates.grammar import PROVINCES  # noqa: E402
+from video.plates.recognizer import PlateRecognizer, _clean, plate_shaped_line  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=int, default=60)
+    parser.add_argument("--seed0", type=int, default=45_000_000)
+    args = parser.parse_args()
+    ocr = PlateRecognizer.load(use_ppocr=True)._ppocr(rec_only=False)
+    insets: dict[str, list[tuple[float, ...]]] = {"whole line": [], "without province": []}
+    for i in range(args.scenes):
+        size = (1920, 1080) if i % 4 == 3 else (1280, 720)
+        scene, placed = make_scene(args.seed0 + i, size=size, min_w=60, max_w=300, max_plates=4)
+        result = ocr(scene, use_cls=False)
+        if result.boxes is None:
+            continue
+        for quad, txt in zip(result.boxes, result.txts, strict=True):
+            pts = np.asarray(quad)
+            (lx1, ly1), (lx2, ly2) = pts.min(axis=0), pts.max(axis=0)
+            lw, lh = lx2 - lx1, ly2 - ly1
+            clean = _clean(txt)
+            if not clean or not plate_shaped_line(lw, lh, clean):
+                continue
+            for item in placed:
+                x1, y1, x2, y2 = item.box
+                inside = x1 <= (lx1 + lx2) / 2 <= x2 and y1 <= (ly1 + ly2) / 2 <= y2
+                if inside and not item.hidden and item.kind != "yellow_double":
+                    key = "whole line" if clean[0] in PROVINCES else "without province"
+                    insets[key].append(((lx1 - x1) / lw, (x2 - lx2) / lw, (ly1 - y1) / lh, (y2 - ly2) / lh))
+    for key, rows in insets.items():
+        if rows:
+            a = np.array(rows)
+            print(f"{key}: {len(a)} lines; (left, right, top, bottom) median {np.round(np.median(a, 0), 3)}, "
+                  f"p25 {np.round(np.percentile(a, 25, 0), 3)}, p75 {np.round(np.percentile(a, 75, 0), 3)}")
+
+
+if __name__ == "__main__":
+    main()
