@@ -5,7 +5,8 @@
 Measures: YOLO detection per 1280x720 frame (onnxruntime, letterbox included; one look, as
 video's fine pass, and the still-image path's two looks), reading
 per plate (fast-plate-ocr ONNX, one crop per call, per plate in a batch of 8, and the
-read of a plate the first crop leaves unsure: all its VIEWS crops, averaged), the
+read of a plate the first crop leaves unsure: all its VIEWS crops, averaged; the line
+reader that our readers ask about plates they are unsure of), the
 whole read_frame on a frame with two plates, and PP-OCR (rapidocr) on the same frame.
 """
 
@@ -63,6 +64,10 @@ def main() -> None:
     rows.append(("of which the slot reader", "ms / plate", *slots_ms))
     province_ms = median_ms(lambda: rec.reader.province.distributions([crop]), args.runs)
     rows.append(("of which the province reader", "ms / plate", *province_ms))
+    if rec.reader.line is not None:
+        line_ms = median_ms(lambda: rec.reader.line.read([crop]), args.runs)
+        rows.append(("the line reader (fine-tuned PP-OCR recogniser), asked on unsure plates", "ms / plate",
+                     *line_ms))
     batch_ms = median_ms(lambda: rec.reader.read(batch), args.runs)
     rows.append(("reading, batch of 8", "ms / plate", batch_ms[0] / 8, batch_ms[1] / 8))
     views = [plate_views(frame, dets[0][0])]

@@ -282,6 +282,7 @@ def test_a_glyph_only_one_reader_sees_is_not_sure(recognizer):
     glyph stays sure, where they disagree neither wins a sure read."""
     reader = copy.copy(recognizer.reader)
     reader.province = None
+    reader.line = None  # the two readers' join alone (the line reader's: test_line_reader.py)
     crop = cv2.copyMakeBorder(cv2.resize(render_plate("浙B12345", "blue", np.random.default_rng(3)), (220, 70)),
                               7, 7, 9, 9, cv2.BORDER_CONSTANT, value=(70, 70, 70))
     alphabet = reader.model.config.alphabet
@@ -437,5 +438,6 @@ def test_real_photos_read_well_and_never_wrong():
     assert exact / counted >= REAL_EXACT_FLOOR
 
 
-REAL_EXACT_FLOOR = 0.45
-"""Regression floor for the real-photo check: 9 of 18 (measured: 10/18, docs/ACCURACY.md)."""
+REAL_EXACT_FLOOR = 0.66
+"""Regression floor for the real-photo check: 12 of 18 (measured: 13/18 since session 12,
+docs/ACCURACY.md)."""

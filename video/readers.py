@@ -108,7 +108,7 @@ class VideoPlateReader:
     def __init__(self, recognizer: object, second_opinion: bool = True) -> None:
         self.recognizer = recognizer
         self.second_opinion = second_opinion
-        self._ok = all(hasattr(recognizer, name) for name in ("detector", "reader", "_decide", "_ppocr"))
+        self._ok = all(hasattr(recognizer, name) for name in ("detector", "reader", "_decide", "_ppocr", "settled"))
 
     @property
     def separate_steps(self) -> bool:
@@ -151,9 +151,9 @@ class VideoPlateReader:
         reads = rec.reader.read_views(groups) if groups else []  # type: ignore[attr-defined]
         asks = may_ask if may_ask is not None else [True] * len(found)
         for (box, score), crop, before, ask, read in zip(found, crops, earlier, asks, reads, strict=True):
-            raw, probs = read.raw, read.probs
+            raw, probs = read.own if read.own is not None else (read.raw, read.probs)  # PP-OCR judges ours alone
             second = None
-            unsure = not rec.sure_alone(raw, probs)  # type: ignore[attr-defined]
+            unsure = not rec.settled(read, box)  # type: ignore[attr-defined]
             hidden = read.hidden >= rec.max_hidden  # type: ignore[attr-defined]
             if self.second_opinion and unsure and not hidden and box[2] - box[0] >= self.MIN_SECOND_OPINION_PX:
                 second = next((opinion for opinion in before if _opinion_holds(raw, opinion)), None)

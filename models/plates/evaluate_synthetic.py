@@ -13,16 +13,25 @@ MIN_PLATE_CONFIDENCE is chosen where wrong reads vanish.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from models.plates.make_detector_data import make_scene  # noqa: E402
 from video.plates.grammar import normalize_plate  # noqa: E402
-from video.plates.recognizer import MAX_HIDDEN, MIN_PLATE_CONFIDENCE, PlateRecognizer  # noqa: E402
+from video.plates.line_reader import LineReader  # noqa: E402
+from video.plates.recognizer import (  # noqa: E402
+    MAX_HIDDEN,
+    MIN_PLATE_CONFIDENCE,
+    PlateRecognizer,
+    plate_views,
+)
 
 SEED0 = 40_000_000
 
@@ -59,8 +68,15 @@ def main() -> None:
     parser.add_argument("--province-temper", type=float, default=None,
                         help="combine the two slot-0 opinions with this power instead of "
                         "PROVINCE_TEMPER (1.0: their plain product)")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="write each detected plate's reads (ours per slot, the line reader's, "
+                        "the truth) as JSON lines, to choose a rule on them")
+    parser.add_argument("--line-model", type=Path, default=None,
+                        help="a line reader ONNX to dump the reads of (default: the recogniser's)")
     args = parser.parse_args()
     rec = PlateRecognizer.load(use_ppocr=False)
+    if args.line_model:
+        rec.reader.line = LineReader(args.line_model)
     if args.without_province:
         rec.reader.province = None
     if args.without_slots:
@@ -75,8 +91,17 @@ def main() -> None:
     hidden_of_box: dict[tuple[int, ...], float] = {}  # each read's hidden-glyph probability
     decide = rec._decide
 
+    read_of_box: dict[tuple[int, ...], dict] = {}
+
     def decide_and_note(image, box, score, read, pp):  # noqa: ANN001, ANN202 - a measuring hook
         hidden_of_box[tuple(box)] = read.hidden
+        if args.dump:  # ours before the line reader joins, and the line reader's, to try rules on
+            ours = rec.reader.distributions([plate_views(image, box)])[0][0]
+            line = read.line
+            read_of_box[tuple(box)] = {
+                "raw": read.raw, "probs": read.probs, "hidden": read.hidden,
+                "ours": np.round(ours, 4).tolist(), "line": line.text if line else None,
+                "line_dists": np.round(line.dists, 4).tolist() if line else None}
         return decide(image, box, score, read, pp)
 
     rec._decide = decide_and_note  # type: ignore[method-assign]
@@ -92,6 +117,7 @@ def main() -> None:
     least_wrong: list[float] = []  # least sure character of each wrong read
     sure_wrong: list[str] = []  # wrong reads at >= 0.9, and the whole path's, to look at
     sys_exact = sys_wrong = sys_found = 0
+    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115
     for i in range(args.scenes):
         size = (1920, 1080) if i % 4 == 3 else (1280, 720)
         scene, placed = make_scene(args.seed0 + i, size=size, min_w=60, max_w=300, max_plates=4)
@@ -113,6 +139,10 @@ def main() -> None:
             conf = math.prod(det.char_confidences) if det.char_confidences and det.text else -1.0
             reads.append((det.text == normalize_plate(item.text), conf, bool(item.hidden),
                           hidden_of_box.get(tuple(det.bbox), 0.0)))
+            if dump:
+                dump.write(json.dumps({"scene": args.seed0 + i, "truth": item.text, "kind": item.kind,
+                                       "width": item.box[2] - item.box[0], "hidden_truth": bool(item.hidden),
+                                       **read_of_box.get(tuple(det.bbox), {})}, ensure_ascii=False) + "\n")
             if det.text and det.text != normalize_plate(item.text):
                 least_wrong.append(min(det.char_confidences))
                 if conf >= 0.9:

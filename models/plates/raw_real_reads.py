@@ -1,6 +1,7 @@
-"""Our three readers' raw read of each hand-cut real plate, without PP-OCR or the bar:
-the string, the product of its glyphs' probabilities and each glyph's probability. Shows
-whether a real plate the product misses is read wrong or read right but unsure.
+"""Our readers' raw read of each hand-cut real plate, without PP-OCR or the bar: the three
+trained from scratch, the line reader, and the two joined as at run time; the string, the
+product of its glyphs' probabilities and each glyph's probability. Shows whether a real
+plate the product misses is read wrong or read right but unsure.
 
     python models/plates/raw_real_reads.py
 
@@ -11,6 +12,7 @@ a training or tuning set.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -20,14 +22,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from models.plates.evaluate_real import PHOTOS, load_labels  # noqa: E402
+from video.plates.line_reader import LineReader  # noqa: E402
 from video.plates.recognizer import PAD_X, PAD_Y, VIEWS, PlateRecognizer, plate_views  # noqa: E402
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--line-model", type=Path, default=None,
+                        help="a line reader ONNX (default: the recogniser's own, if it has one)")
+    args = parser.parse_args()
     if not PHOTOS.is_dir():
         raise SystemExit(f"no real photos at {PHOTOS}")
-    reader = PlateRecognizer.load(use_ppocr=False).reader
-    print("| plate | width px | raw read | right | product | per glyph |\n|---|---|---|---|---|---|")
+    recognizer = PlateRecognizer.load(use_ppocr=False)
+    reader = recognizer.reader
+    line_reader = LineReader(args.line_model) if args.line_model else reader.line
+    print("| plate | width px | our three readers | right | product | per glyph | line reader | right | "
+          "per glyph | joined (runtime) | right | product |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in load_labels():
         if row["status"] != "read":
             continue
@@ -40,11 +50,18 @@ def main() -> None:
         canvas = cv2.copyMakeBorder(crop, by, by, bx, bx, cv2.BORDER_REPLICATE)
         ix, iy = w * PAD_X / (1 + 2 * PAD_X), h * PAD_Y / (1 + 2 * PAD_Y)
         box = (round(bx + ix), round(by + iy), round(bx + w - ix), round(by + h - iy))
+        reader.line = None
         read = reader.read_views([plate_views(canvas, box)])[0]
+        reader.line = line_reader
+        joined = reader.read_views([plate_views(canvas, box)])[0]
         product = float(np.prod(read.probs[: len(read.raw)]))
         glyphs = " ".join(f"{p:.2f}" for p in read.probs)
+        line = line_reader.read([plate_views(canvas, box)[0]])[0] if line_reader else None
+        line_cells = (f"{line.text} | {'yes' if line.text == row['plate'] else 'no'} | "
+                      + " ".join(f"{p:.2f}" for p in line.probs)) if line else "- | - | -"
         print(f"| {row['plate']} | {w} | {read.raw} | {'yes' if read.raw == row['plate'] else 'no'} "
-              f"| {product:.2f} | {glyphs} |")
+              f"| {product:.2f} | {glyphs} | {line_cells} | {joined.raw} | "
+              f"{'yes' if joined.raw == row['plate'] else 'no'} | {np.prod(joined.probs[: len(joined.raw)]):.2f} |")
 
 
 if __name__ == "__main__":

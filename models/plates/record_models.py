@@ -245,6 +245,36 @@ ENTRIES = {
         "license": "weights and code written here",
         "data": "as plate_slots",
     },
+    "plate_line": {
+        "file": "plates/plate_line.onnx",
+        "what": "line reader: PP-OCRv6's small text recogniser (PaddleOCR, as shipped in the "
+                "rapidocr 3.10.0 wheel, PP-OCRv6_rec_small.onnx, sha256 6f327246b50388f3...) with its last backbone stage, "
+                "its neck and a new CTC head over blank + the 72 plate glyphs fine-tuned here; "
+                "input Bx3x48xW BGR line ((x/255-0.5)/0.5, W a multiple of 32; a double-row "
+                "plate's two rows laid side by side, video/plates/line_reader.line_image), "
+                "output BxW/8x73 softmax; the runtime joins its glyphs with our readers' slots "
+                "(recognizer.with_line) where it reads as many glyphs as they do",
+        "source": "fine-tuned here: the recogniser's layers up to its last backbone stage frozen "
+                  "as PaddleOCR trained them on real text (their output computed once per crop "
+                  "on onnxruntime), the rest (1.8M parameters) trained with CTC, AdamW one-cycle "
+                  "lr 5e-4, batch 32, with torch and onnx2torch (.venv-det); the head starts "
+                  "from PP-OCR's own rows for those glyphs; exported to ONNX opset 17 in one "
+                  "file (front + tail, checked against torch at widths 160 and 320)",
+        "training_command": DATA10.split(" && ")[1] + " && make_reader_data.py --out "
+                            ".cache/plates/reader13 --train 50000 --val 2000 --train-seed 2200000 "
+                            "--typeface 0.5 --occluded 0.2 --trimmed 0.3 --second-pass 0.6 && "
+                            ".venv-det/bin/pip install onnx2torch==1.5.15 onnxruntime==1.31.1 && "
+                            ".venv-det/bin/python models/plates/train_line_reader.py --data "
+                            ".cache/plates/reader12 .cache/plates/reader13 --val .cache/plates/val5std "
+                            "--limit 25000 --epochs 4 --out models/plates/plate_line.onnx",
+        "license": "Apache-2.0 (PaddleOCR's PP-OCRv6 weights, via rapidocr, Apache-2.0); "
+                   "fine-tuned weights trained here",
+        "data": "from reader12 (seeds from 2100000) and reader13 (seeds from 2200000, 60% "
+                "through the imaging chain twice, plates-synth-3), the first 25000 crops of each "
+                "without a hidden glyph; val: val5std's 2000 (make_reader_data.py --out "
+                ".cache/plates/val5std --train 0 --val 2000, seeds from 10000000)",
+        "data_generator": "plates-synth-3",
+    },
     "plate_reader_config": {
         "file": "plates/reader_plate_config.yaml",
         "what": "fast-plate-ocr plate config of plate_reader (alphabet, input size)",
@@ -261,7 +291,8 @@ def main() -> None:
     metrics = json.loads(args.metrics_file.read_text()) if args.metrics_file.exists() else {}
     for name, entry in ENTRIES.items():
         info = {k: v for k, v in entry.items() if k != "file"}
-        info["data_generator"] = GENERATOR_VERSION
+        info.setdefault("data_generator", GENERATOR_VERSION if name.startswith("plate_line")
+                        else "plates-synth-2")  # the models before session 12 saw version 2
         of = name.removesuffix("_checkpoint")  # a checkpoint scores what its model scores
         if of in metrics:
             info["metrics"] = metrics[of]

@@ -1,5 +1,10 @@
 """Frame in, plates out: YOLO finds plates, fast-plate-ocr reads them, PP-OCR backs them up.
 
+Our readers (fast-plate-ocr's CCT, the slot reader, the province reader: all trained here
+from scratch on synthetic plates) ask the line reader (PP-OCR's recogniser fine-tuned here
+on plates, `line_reader.py`) about every plate they are not sure of, and join its glyphs
+with theirs (`with_line`).
+
 YOLO looks at a still frame twice (`PlateDetector.detect_two_scales`): letterboxed, and at
 twice that scale for the small plates the first look misses.
 
@@ -30,7 +35,8 @@ from streams.records import BBox, Detection, SightingKind
 from video.model_files import MODELS_DIR, verified_path
 from video.plates.color import plate_color
 from video.plates.detector import PlateDetector
-from video.plates.grammar import LETTERS, SPECIALS, normalize_plate
+from video.plates.grammar import ALPHABET, LETTERS, SPECIALS, normalize_plate
+from video.plates.line_reader import LineRead, LineReader
 from video.plates.province import CLASSES as PROVINCE_CLASSES
 from video.plates.province import ProvinceReader
 from video.plates.sessions import session_options
@@ -57,6 +63,25 @@ readers' distributions, left unnormalised. Renormalised, the pair was sure (0.99
 plates half hidden by an object, where both readers, trained on the same crops, stretch
 the glyphs they see over the slots; unnormalised, a glyph is only as sure as both readers
 are, and the most confident wrong read fell to 0.697 (docs/ACCURACY.md)."""
+LINE_TEMPER = 0.5
+"""Our slots and the line reader's glyphs are joined as (ours x its) ** LINE_TEMPER,
+renormalised within the mass our readers give the slot (`with_line`): a glyph is no surer
+than our readers together make it, but the line reader decides between the glyphs they
+hesitate over. On the threshold range (seeds 41M, 768 detected plates,
+`sweep_line_temper.py`): exact reads 615 -> 631, reads kept at MIN_PLATE_CONFIDENCE 373 ->
+393, none wrong; at 1.0, 401 kept with 1 wrong; renormalised to 1 instead (the line
+reader's word alone makes a glyph sure), 568 kept with 2 wrong at 0.5 and 610 with 20 at 1.0."""
+LINE_AGREED_CHAR_CONFIDENCE = 0.30
+"""Our three readers' least sure glyph when the line reader reads their very string (the
+join aside): agreement of two readers that learnt apart, as with PP-OCR (AGREED_CHAR_CONFIDENCE)."""
+LINE_AGREED_READ_CONFIDENCE = 0.50
+"""The line reader's own read (the product of its glyphs) must be at least this sure."""
+LINE_AGREED_MIN_WIDTH = 75
+"""Plates narrower than this (px) are not read on that agreement: on synthetic plates under
+~70 px the province glyph is a blur of a dozen pixels, and both readers, trained on the same
+renderer, can guess the same wrong province. Threshold range at the two bars above: 181
+agreements, 1 wrong (新R95899K read 鄂 by both, 67 px); 143 at 70 px and wider, 124 at 75,
+none wrong (with our least glyph at 0.2 instead: 3 wrong, all under 70 px)."""
 MIN_CHAR_CONFIDENCE = 0.80
 """Lowest probability of a glyph only our readers vouch for (one PP-OCR left out or
 disputes). 0.95 until session 7, when glyph probabilities became the two readers'
@@ -154,15 +179,21 @@ class RawRead:
     raw: str
     probs: list[float]
     hidden: float = 0.0
+    line: LineRead | None = None
+    """The line reader's read of the plate's first view, when it was asked."""
+    own: tuple[str, list[float]] | None = None
+    """Our three readers' read (text, per-slot probabilities) before the line reader
+    joined, when it was asked; None otherwise (then `raw`, `probs` are theirs)."""
 
 
 class PlateReader:
     """fast-plate-ocr model trained here, loaded from local files (never the hub), with the
     slot reader's second opinion on every glyph and the province reader's on the first one,
-    when they are given."""
+    and the line reader's on plates the three leave unsure, when they are given."""
 
     def __init__(self, onnx_path: Path, config_path: Path, threads: int = 1,
-                 province: ProvinceReader | None = None, slots: SlotReader | None = None) -> None:
+                 province: ProvinceReader | None = None, slots: SlotReader | None = None,
+                 line: LineReader | None = None) -> None:
         from fast_plate_ocr import LicensePlateRecognizer
 
         self.model = LicensePlateRecognizer(onnx_model_path=str(onnx_path),
@@ -173,18 +204,23 @@ class PlateReader:
         self.province_temper = PROVINCE_TEMPER
         self.slots = slots
         self.slot_temper = SLOT_TEMPER
+        self.line = line
+        self.line_temper = LINE_TEMPER
+        self.line_below = MIN_PLATE_CONFIDENCE
+        """The line reader is asked about plates our readers read less surely than this."""
         self.renormalise_slots = False  # True only to measure the rejected variant (ACCURACY.md)
         alphabet = self.model.config.alphabet
         self._province_slots = np.array([alphabet.index(c) for c in PROVINCE_CLASSES])
 
     @classmethod
     def load(cls, models_dir: Path | None = None, threads: int = 1) -> PlateReader:
-        """The committed reader, slot reader and province reader, sha256-checked
+        """The committed reader, slot reader, province reader and line reader, sha256-checked
         (ModelFileError if not)."""
         root = Path(models_dir) if models_dir else MODELS_DIR
         return cls(verified_path("plate_reader", root), verified_path("plate_reader_config", root),
                    threads=threads, province=ProvinceReader(verified_path("plate_province", root), threads),
-                   slots=SlotReader(verified_path("plate_slots", root), threads))
+                   slots=SlotReader(verified_path("plate_slots", root), threads),
+                   line=LineReader(verified_path("plate_line", root), threads))
 
     def read(self, crops: Sequence[np.ndarray]) -> list[RawRead]:
         """Each crop read as the only view of its plate."""
@@ -226,12 +262,34 @@ class PlateReader:
 
     def read_views(self, groups: Sequence[Sequence[np.ndarray]],
                    sure: float = SINGLE_VIEW_SURE) -> list[RawRead]:
-        """`read` for plates seen through several crops each (plate_views): each plate's
-        first view is read; a plate not read with every slot >= `sure` from it is read
-        through all its views, their distributions (and hidden-glyph probabilities)
-        averaged."""
+        """`read` for plates seen through several crops each (plate_views): our readers'
+        distributions (`distributions`), joined with the line reader's read of each plate's
+        first view when there is a line reader (`_with_line`)."""
         if not groups:
             return []
+        dists, hidden = self.distributions(groups, sure)
+        lines: list[LineRead | None] = [None] * len(groups)
+        if self.line is not None:  # only where ours is not sure alone: sure reads keep their cost
+            unsure = [i for i, d in enumerate(dists) if not _sure(d, self.line_below)]
+            for i, line in zip(unsure, self.line.read([groups[i][0] for i in unsure]), strict=True):
+                lines[i] = line
+        out = []
+        for dist, h, line in zip(dists, hidden, lines, strict=True):
+            own = None
+            if line is not None:
+                own = self._decode(dist)
+                dist = self._with_line(dist, line)
+            out.append(RawRead(*self._decode(dist), hidden=h, line=line, own=own))
+        return out
+
+    def distributions(self, groups: Sequence[Sequence[np.ndarray]],
+                      sure: float = SINGLE_VIEW_SURE) -> tuple[list[np.ndarray], list[float]]:
+        """Our three readers' per-slot distributions of each plate, and its hidden-glyph
+        probability: each plate's first view is read; a plate not read with every slot >=
+        `sure` from it is read through all its views, their distributions (and hidden-glyph
+        probabilities) averaged."""
+        if not groups:
+            return [], []
         firsts, first_hidden = self._read_crops([group[0] for group in groups])
         dists, hidden = list(firsts), [float(h) for h in first_hidden]
         again = [i for i, d in enumerate(firsts) if d.max(axis=1).min() < sure and len(groups[i]) > 1]
@@ -243,12 +301,40 @@ class PlateReader:
                 dists[i] = (firsts[i] + rest[start : start + n].sum(axis=0)) / (n + 1)
                 hidden[i] = float(first_hidden[i] + rest_hidden[start : start + n].sum()) / (n + 1)
                 start += n
-        return [RawRead(*self._decode(d), hidden=h) for d, h in zip(dists, hidden, strict=True)]
+        return dists, hidden
+
+    def _with_line(self, dist: np.ndarray, line: LineRead) -> np.ndarray:
+        cfg = self.model.config
+        return with_line(dist, line, cfg.alphabet, cfg.pad_char, self.line_temper)
 
     def _decode(self, dist: np.ndarray) -> tuple[str, list[float]]:
         cfg = self.model.config
         text = "".join(cfg.alphabet[i] for i in dist.argmax(axis=1)).rstrip(cfg.pad_char)
         return text, [float(p) for p in dist.max(axis=1)]
+
+
+def _sure(dist: np.ndarray, bar: float) -> bool:
+    """Every slot, and the read's glyphs together, at least `bar` (as sure_alone judges)."""
+    best = dist.max(axis=1)
+    return bool(best.min() >= bar and float(np.prod(best)) >= bar)
+
+
+def with_line(dist: np.ndarray, line: LineRead, alphabet: str, pad_char: str,
+              temper: float = LINE_TEMPER, capped: bool = True) -> np.ndarray:
+    """Our slots (`dist`, slots x `alphabet`) with the line reader's glyphs, when it reads as
+    many glyphs as we do: slot by slot, (ours x its) ** temper, renormalised within the mass
+    ours gives to "a glyph is here" (as the province reader joins slot 0). A read of another
+    length leaves ours alone: its glyphs do not line up with our slots."""
+    ours = "".join(alphabet[i] for i in dist.argmax(axis=1)).rstrip(pad_char)
+    n = len(line.text)
+    if n == 0 or n != len(ours):
+        return dist
+    glyphs = np.array([alphabet.index(c) for c in ALPHABET])
+    combined = dist.copy()
+    mass = dist[:n][:, glyphs].sum(axis=1, keepdims=True)
+    joint = (dist[:n][:, glyphs] * line.dists) ** temper
+    combined[:n][:, glyphs] = joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-12) * (mass if capped else 1.0)
+    return combined
 
 
 class PlateRecognizer:
@@ -303,7 +389,7 @@ class PlateRecognizer:
         canvas = cv2.copyMakeBorder(image, by, by, bx, bx, cv2.BORDER_REPLICATE)
         box = (int(round(bx + ix)), int(round(by + iy)), int(round(bx + w - ix)), int(round(by + h - iy)))
         read = self.reader.read_views([plate_views(canvas, box)])[0]
-        unsure = not self.sure_alone(read.raw, read.probs)
+        unsure = not self.settled(read, (0, 0, w, h))
         pp = self._ppocr_read(image) if self.use_ppocr and unsure else None
         return self._decide(image, (0, 0, w, h), 1.0, read, pp)
 
@@ -339,28 +425,51 @@ class PlateRecognizer:
         return bool(probs) and min(probs) >= self.min_plate_confidence and \
             float(np.prod(probs[: len(raw)])) >= self.min_plate_confidence
 
+    def line_agreed(self, read: RawRead, box: BBox) -> bool:
+        """The line reader read our three readers' very string, a valid plate, both fairly
+        sure (LINE_AGREED_*), on a plate wide enough for its province glyph to be read."""
+        return read.own is not None and read.line is not None and read.own[0] == read.line.text \
+            and normalize_plate(read.own[0]) is not None \
+            and min(read.own[1][: len(read.own[0])]) >= LINE_AGREED_CHAR_CONFIDENCE \
+            and float(np.prod(read.line.probs)) >= LINE_AGREED_READ_CONFIDENCE \
+            and box[2] - box[0] >= LINE_AGREED_MIN_WIDTH
+
+    def settled(self, read: RawRead, box: BBox) -> bool:
+        """Our read needs no PP-OCR: sure alone, or agreed by the line reader."""
+        return self.sure_alone(read.raw, read.probs) or self.line_agreed(read, box)
+
     def _decide(self, image: np.ndarray, box: BBox, score: float, read: RawRead,
                 pp: PPRead | None) -> Detection:
-        """Nothing for a plate an object partly hides; else our read alone if very sure; our
-        read confirmed by PP-OCR if fairly sure; PP-OCR's read alone if it is a valid plate,
-        PP-OCR is very sure and ours does not object."""
+        """Nothing for a plate an object partly hides; else our read (joined with the line
+        reader's) if very sure, or if the line reader read our three readers' very string;
+        our three readers' own read confirmed by PP-OCR if fairly sure; PP-OCR's read alone
+        if it is a valid plate, PP-OCR is very sure and our three readers do not object.
+
+        PP-OCR judges our three readers' read as it was before the line reader joined: the
+        line reader is PP-OCR's recogniser fine-tuned, and the two err alike (a 73 px 津FA18900
+        that both read 津FA10900 on the threshold range), so PP-OCR agreeing with a glyph the
+        line reader chose is no second opinion."""
         raw, probs = read.raw, read.probs
+        own_raw, own_probs = read.own if read.own is not None else (raw, probs)
         text = normalize_plate(raw)
+        own_text = normalize_plate(own_raw)
         chars = probs[: len(text)] if text else probs[: len(raw)]
-        least = min(probs) if probs else 0.0
+        least = min(own_probs) if own_probs else 0.0
         pp_text, pp_score = pp if pp else (None, 0.0)
         pp_plate = normalize_plate(pp_text) if pp_text else None
         accepted = None
-        sure_alone = self.sure_alone(raw, probs)
-        left_out = _left_out(text or "", pp_text)  # a glyph only ours read must be sure alone
+        left_out = _left_out(own_text or "", pp_text)  # a glyph only ours read must be sure alone
         confirmed = least >= self.agreed_char_confidence and left_out is not None and (
-            left_out < 0 or (left_out < len(probs) and probs[left_out] >= self.min_char_confidence))
+            left_out < 0 or (left_out < len(own_probs) and own_probs[left_out] >= self.min_char_confidence))
         if read.hidden >= self.max_hidden:
             pass  # the glyphs in sight may spell another plate: no string, whoever reads it
-        elif text is not None and (sure_alone or confirmed):
+        elif text is not None and (self.sure_alone(raw, probs) or self.line_agreed(read, box)):
             accepted = text
+        elif own_text is not None and confirmed:
+            accepted = own_text
+            chars = own_probs[: len(own_text)]
         elif pp_plate is not None and pp_score >= PP_ALONE_SCORE and not _objects(
-                text, probs, pp_plate, self.min_char_confidence):
+                own_text, own_probs, pp_plate, self.min_char_confidence):
             accepted = pp_plate
             chars = [pp_score] * len(pp_plate)
         x1, y1, x2, y2 = box
@@ -377,7 +486,7 @@ class PlateRecognizer:
                 kept.append((box, score))
         out = []
         for group, (box, score), read in zip(groups, kept, self.reader.read_views(groups), strict=True):
-            unsure = not self.sure_alone(read.raw, read.probs)
+            unsure = not self.settled(read, box)
             pp = None
             if second_opinion and unsure and read.hidden < self.max_hidden:
                 pp = self._ppocr_read(group[0])
