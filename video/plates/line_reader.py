@@ -1,4 +1,4 @@
-"""A third reading of the plate as one line of text: PP-OCRv6's recogniser (trained by
+"""One more reading of the plate, as one line of text: PP-OCRv6's recogniser (trained by
 PaddleOCR on real text, shipped in the rapidocr wheel), its last backbone stage, neck and
 head fine-tuned here on synthetic plates (models/plates/train_line_reader.py).
 

@@ -324,7 +324,8 @@ def with_line(dist: np.ndarray, line: LineRead, alphabet: str, pad_char: str,
     """Our slots (`dist`, slots x `alphabet`) with the line reader's glyphs, when it reads as
     many glyphs as we do: slot by slot, (ours x its) ** temper, renormalised within the mass
     ours gives to "a glyph is here" (as the province reader joins slot 0). A read of another
-    length leaves ours alone: its glyphs do not line up with our slots."""
+    length leaves ours alone: its glyphs do not line up with our slots. `capped=False`
+    renormalises to 1 instead: measured by sweep_line_temper.py, not used."""
     ours = "".join(alphabet[i] for i in dist.argmax(axis=1)).rstrip(pad_char)
     n = len(line.text)
     if n == 0 or n != len(ours):
