@@ -275,6 +275,19 @@ ENTRIES = {
                 ".cache/plates/val5std --train 0 --val 2000, seeds from 10000000)",
         "data_generator": "plates-synth-3",
     },
+    "plate_line_checkpoint": {
+        "file": "plates/checkpoints/plate_line.pt",
+        "what": "torch state dict of plate_line's trained part (train_line_reader.LineModel: "
+                "last backbone stage, neck, head) before export: not run by the product; what "
+                "train_line_reader.py --init continues from",
+        "source": "written by train_line_reader.py at its best val epoch (session 12: "
+                  ".cache/plates/line_reader/line_model.pt of the run that made plate_line.onnx)",
+        "training_command": "as plate_line",
+        "license": "Apache-2.0 (PaddleOCR's PP-OCRv6 weights, via rapidocr, Apache-2.0); "
+                   "fine-tuned weights trained here",
+        "data": "as plate_line",
+        "data_generator": "plates-synth-3",
+    },
     "plate_reader_config": {
         "file": "plates/reader_plate_config.yaml",
         "what": "fast-plate-ocr plate config of plate_reader (alphabet, input size)",

@@ -168,9 +168,11 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--init", type=Path, default=None,
-                        help="continue from this state dict (line_model.pt of an earlier run)")
+                        help="continue from this state dict (e.g. models/plates/checkpoints/plate_line.pt)")
     parser.add_argument("--work", type=Path, default=ROOT / ".cache/plates/line_reader")
     parser.add_argument("--out", type=Path, default=ROOT / "models/plates/plate_line.onnx")
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "models/plates/checkpoints/plate_line.pt",
+                        help="where the best state dict is kept, for --init next time")
     args = parser.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -212,6 +214,7 @@ def main() -> None:
             best = score
             torch.save(model.state_dict(), args.work / "line_model.pt")
     model.load_state_dict(torch.load(args.work / "line_model.pt"))
+    torch.save(model.state_dict(), args.checkpoint)
     export(front_path, model, args.out)
     print(f"best val exact {best:.4f}; wrote {args.out}", flush=True)
 
