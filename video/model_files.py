@@ -1,7 +1,7 @@
 """Model files shipped in `models/`, and the check that they are the ones we measured.
 
-Every figure in docs/ACCURACY.md belongs to one exact file. Each model folder holds its own
-`manifest.json`, beside the files it describes (`models/plates/manifest.json`): each file's
+Every figure in docs/ACCURACY.md belongs to one exact file. `models/manifest.json` lists every
+model file under models/ (path relative to models/): each file's
 sha256 next to how it was made, on what data, and what it scored; `verified_path` refuses a file that is missing
 or differs, with a message that says which file and how to get it back, instead of letting
 a truncated or swapped model read plates wrongly in silence.
@@ -41,28 +41,20 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _manifest_paths(root: Path) -> list[Path]:
-    """The manifests under `root`: one per model folder (root/*/manifest.json)."""
-    return sorted(root.glob(f"*/{MANIFEST_NAME}"))
-
-
 def load_manifest(models_dir: Path | None = None) -> dict[str, ModelEntry]:
-    """All entries of the model folders' manifests, by name; `file` relative to `models_dir`."""
+    """All entries of models/manifest.json, by name; `file` relative to `models_dir`."""
     root = Path(models_dir) if models_dir else MODELS_DIR
-    paths = _manifest_paths(root)
-    if not paths:
-        raise ModelFileError(f"no model manifest under {root} (e.g. {root / 'plates' / MANIFEST_NAME}): "
-                             "restore it from git (git checkout -- models/)")
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        raise ModelFileError(f"no model manifest at {path}: restore it from git (git checkout -- models/)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"model manifest {path} is not valid JSON: {exc}") from exc
     entries = {}
-    for path in paths:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"model manifest {path} is not valid JSON: {exc}") from exc
-        folder = path.parent.relative_to(root).as_posix()
-        for item in raw.get("models", []):
-            info = {k: v for k, v in item.items() if k not in ("name", "file", "sha256")}
-            entries[item["name"]] = ModelEntry(item["name"], f"{folder}/{item['file']}", item["sha256"], info)
+    for item in raw.get("models", []):
+        info = {k: v for k, v in item.items() if k not in ("name", "file", "sha256")}
+        entries[item["name"]] = ModelEntry(item["name"], item["file"], item["sha256"], info)
     return entries
 
 
@@ -84,18 +76,17 @@ def verified_path(name: str, models_dir: Path | None = None) -> Path:
         raise ModelFileError(f"model file {path} ({name}) was altered: sha256 {actual[:12]}... "
                              f"but the manifest expects {entry.sha256[:12]}...; restore it with "
                              f"`git checkout -- models/{entry.file}` or, after retraining on "
-                             f"purpose, record the new file in models/{Path(entry.file).parent}/{MANIFEST_NAME}")
+                             f"purpose, record the new file in models/{MANIFEST_NAME} (models/plates/record_models.py)")
     return path
 
 
 def record_model(name: str, file: str, info: dict[str, Any], models_dir: Path | None = None) -> None:
-    """Add or replace one manifest entry with the current sha256 of `file` (a path under
-    `models_dir`, e.g. plates/plate_reader.onnx), in the manifest of the file's model folder."""
+    """Add or replace one entry of models/manifest.json with the current sha256 of `file` (a
+    path under `models_dir`, e.g. plates/plate_reader.onnx)."""
     root = Path(models_dir) if models_dir else MODELS_DIR
-    folder, _, inside = file.partition("/")
-    path = root / folder / MANIFEST_NAME
+    path = root / MANIFEST_NAME
     raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"models": []}
-    entry = {"name": name, "file": inside, "sha256": sha256_of(root / file), **info}
+    entry = {"name": name, "file": file, "sha256": sha256_of(root / file), **info}
     models = [m for m in raw.get("models", []) if m.get("name") != name] + [entry]
     raw["models"] = sorted(models, key=lambda m: m["name"])
     path.write_text(json.dumps(raw, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
