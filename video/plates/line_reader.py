@@ -27,7 +27,8 @@ LINE_HEIGHT = 48
 # a crop this much wider than tall or less is a double-row plate, this much or more a single
 # row; in between it is read both ways and the surer read kept. Runtime crops (PAD_X, PAD_Y)
 # of held-out synthetic scenes: double rows 1.38-1.79, single rows 1.80-3.0 (tilted ones
-# low); a frontal 440x220 mm double-row plate comes out at 1.8
+# low; models/plates/measure_row_aspect.py --scenes 150); a frontal 440x220 mm double-row
+# plate comes out at 1.8
 DOUBLE_ROW_ASPECT = 1.6
 SINGLE_ROW_ASPECT = 2.0
 TRAINED_DOUBLE_ROW_ASPECT = 1.75  # the training crops were laid out by this one cut
