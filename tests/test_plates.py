@@ -331,6 +331,44 @@ def test_ppocr_lines_are_joined_as_a_plate_is_read():
     assert [t for _, t, _ in reading_order(tilted)] == ["粤Z", "R066港"]
 
 
+def test_the_line_readers_very_sure_read_stands_unless_ours_rule_it_out(recognizer):
+    """Rule (e): where our three readers are unsure, the line reader's read stands if every
+    glyph of it is very sure, it reads as many glyphs, and ours give each of its glyphs a
+    chance; not if ours all but rule one out, not on a plate too small, and not when it is
+    merely fairly sure."""
+    from video.plates.line_reader import LineRead
+    from video.plates.recognizer import LINE_SURE_SUPPORT, RawRead
+
+    ours = ("浙B2V9T7", [0.2, 0.8, 0.9, 0.6, 0.8, 0.1, 0.7, 1.0])
+    line = LineRead("浙B2V9L7", [0.99] * 7, np.zeros((7, 72), np.float32))
+    read = RawRead("浙B2V9L7", [0.3] * 8, line=line, own=ours, line_support=0.05)
+    box = (0, 0, 84, 28)
+    assert recognizer.line_sure(read, box)
+    decided = recognizer._decide(np.full((40, 100, 3), 128, np.uint8), box, 0.9, read, None)
+    assert decided.text == "浙B2V9L7"
+    ruled_out = RawRead("浙B2V9L7", [0.3] * 8, line=line, own=ours, line_support=LINE_SURE_SUPPORT / 2)
+    assert not recognizer.line_sure(ruled_out, box)
+    assert not recognizer.line_sure(read, (0, 0, 50, 17))  # too small to trust a province glyph
+    fairly = LineRead("浙B2V9L7", [0.99] * 6 + [0.9], line.dists)
+    assert not recognizer.line_sure(RawRead("浙B2V9L7", [0.3] * 8, line=fairly, own=ours, line_support=0.05), box)
+
+
+def test_a_double_row_plate_found_as_two_lines_is_one_plate():
+    """PP-OCR finds a double-row plate's rows as two lines: the bottom row (5 glyphs) is
+    joined to the province-and-letter line just above it, and to nothing else: not a
+    caption above the plate, not a line beside it, not a line over another plate."""
+    from video.plates.recognizer import top_row_of
+
+    bottom = ((202.0, 668.0, 325.0, 728.0), "83011", 0.97)
+    top = ((226.0, 648.0, 307.0, 688.0), "京A", 0.99)
+    caption = ((204.0, 560.0, 392.0, 590.0), "京A", 0.99)  # far above
+    beside = ((340.0, 650.0, 420.0, 690.0), "京A", 0.99)  # not over the bottom row
+    assert top_row_of(bottom[0], bottom[1], [bottom, caption, beside, top]) == top
+    assert top_row_of(bottom[0], bottom[1], [bottom, caption, beside]) is None
+    assert top_row_of(bottom[0], "A5331", [bottom, ((226.0, 648.0, 307.0, 688.0), "京1", 0.9)]) is None
+    assert top_row_of(bottom[0], "京A8301", [bottom, top]) is None  # a whole line: nothing to join
+
+
 @pytest.mark.parametrize(("text", "kind", "width"), [
     ("京A12345", "blue", 220), ("沪AF71017", "green", 240), ("皖K66666", "yellow", 200), ("粤B6R678", "blue", 160)])
 def test_a_plate_only_ppocr_finds_is_boxed_where_the_plate_is(recognizer, text, kind, width):
@@ -340,6 +378,19 @@ def test_a_plate_only_ppocr_finds_is_boxed_where_the_plate_is(recognizer, text, 
     tracker or a screen wants it."""
     frame = street_frame([(text, kind, (640, 450), width)])
     shape = render_plate(text, kind, np.random.default_rng(7)).shape
+    h = int(width * shape[0] / shape[1])
+    truth = (640 - width // 2, 450 - h // 2, 640 - width // 2 + width, 450 - h // 2 + h)
+    found = recognizer._ppocr_pass(frame)
+    assert [d.text for d in found] == [text]
+    assert iou(found[0].bbox, truth) >= 0.85
+
+
+@pytest.mark.parametrize(("text", "width"), [("粤B12345", 180), ("京A83011", 200)])
+def test_a_double_row_plate_only_ppocr_finds_is_read_whole(recognizer, text, width):
+    """Where YOLO reads nothing, PP-OCR may find a double-row plate's rows as two lines; the
+    plate is read from both, boxed where it is (DOUBLE_ROW_INSET)."""
+    frame = street_frame([(text, "yellow_double", (640, 450), width)])
+    shape = render_plate(text, "yellow_double", np.random.default_rng(7)).shape
     h = int(width * shape[0] / shape[1])
     truth = (640 - width // 2, 450 - h // 2, 640 - width // 2 + width, 450 - h // 2 + h)
     found = recognizer._ppocr_pass(frame)
@@ -438,6 +489,6 @@ def test_real_photos_read_well_and_never_wrong():
     assert exact / counted >= REAL_EXACT_FLOOR
 
 
-REAL_EXACT_FLOOR = 0.66
-"""Regression floor for the real-photo check: 12 of 18 (measured: 13/18 since session 12,
+REAL_EXACT_FLOOR = 0.72
+"""Regression floor for the real-photo check: 13 of 18 (measured: 14/18 since session 13,
 docs/ACCURACY.md)."""

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from models.plates.make_detector_data import make_scene  # noqa: E402
 from video.plates.grammar import PROVINCES  # noqa: E402
-from video.plates.recognizer import PlateRecognizer, _clean, plate_shaped_line  # noqa: E402
+from video.plates.recognizer import PlateRecognizer, _clean, plate_shaped_line, top_row_of  # noqa: E402
 
 
 def main() -> None:
@@ -32,19 +32,31 @@ def main() -> None:
     parser.add_argument("--seed0", type=int, default=45_000_000)
     args = parser.parse_args()
     ocr = PlateRecognizer.load(use_ppocr=True)._ppocr(rec_only=False)
-    insets: dict[str, list[tuple[float, ...]]] = {"whole line": [], "without province": []}
+    insets: dict[str, list[tuple[float, ...]]] = {"whole line": [], "without province": [],
+                                                  "double row, both rows joined": []}
     for i in range(args.scenes):
         size = (1920, 1080) if i % 4 == 3 else (1280, 720)
         scene, placed = make_scene(args.seed0 + i, size=size, min_w=60, max_w=300, max_plates=4)
         result = ocr(scene, use_cls=False)
         if result.boxes is None:
             continue
-        for quad, txt in zip(result.boxes, result.txts, strict=True):
-            pts = np.asarray(quad)
-            (lx1, ly1), (lx2, ly2) = pts.min(axis=0), pts.max(axis=0)
+        lines = [(tuple(float(v) for v in (*np.asarray(q).min(axis=0), *np.asarray(q).max(axis=0))),
+                  _clean(txt), 1.0) for q, txt in zip(result.boxes, result.txts, strict=True)]
+        for (lx1, ly1, lx2, ly2), clean, _ in lines:
             lw, lh = lx2 - lx1, ly2 - ly1
-            clean = _clean(txt)
             if not clean or not plate_shaped_line(lw, lh, clean):
+                continue
+            top = top_row_of((lx1, ly1, lx2, ly2), clean, lines)
+            if top is not None:
+                (tx1, ty1, tx2, _), _, _ = top
+                jx1, jy1, jx2, jy2 = min(lx1, tx1), ty1, max(lx2, tx2), ly2
+                jw, jh = jx2 - jx1, jy2 - jy1
+                for item in placed:
+                    x1, y1, x2, y2 = item.box
+                    if x1 <= (lx1 + lx2) / 2 <= x2 and y1 <= (ly1 + ly2) / 2 <= y2 and not item.hidden \
+                            and item.kind == "yellow_double":
+                        insets["double row, both rows joined"].append(
+                            ((jx1 - x1) / jw, (x2 - jx2) / jw, (jy1 - y1) / jh, (y2 - jy2) / jh))
                 continue
             for item in placed:
                 x1, y1, x2, y2 = item.box

@@ -26,7 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from video.plates.grammar import ALPHABET, normalize_plate  # noqa: E402
 from video.plates.line_reader import LineRead  # noqa: E402
 from video.plates.recognizer import (  # noqa: E402
+    LINE_AGREED_CHAR_CONFIDENCE,
+    LINE_AGREED_MIN_WIDTH,
     LINE_AGREED_READ_CONFIDENCE,
+    LINE_SURE_SUPPORT,
+    LINE_TEMPER,
     MAX_HIDDEN,
     MIN_PLATE_CONFIDENCE,
     _sure,
@@ -69,6 +73,7 @@ def main() -> None:
             cells.append(f"{len(kept)} / {sum(t != truth for t, truth in kept)}")
         print(f"| {temper}{'' if capped else ', renormalised'} | {exact}/{len(rows)} | " + " | ".join(cells) + " |")
     agreement(rows)
+    line_alone(rows)
 
 
 def agreement(rows: list[dict]) -> None:
@@ -90,6 +95,37 @@ def agreement(rows: list[dict]) -> None:
         cells = []
         for width in (0, 70, 75, 80):
             kept = [wrong for low, w, wrong in agreed if low >= least and w >= width]
+            cells.append(f"{len(kept)} / {sum(kept)}")
+        print(f"| {least} | " + " | ".join(cells) + " |")
+
+
+def line_alone(rows: list[dict]) -> None:
+    """The rule LINE_SURE_*: the line reader's own read, where it reads as many glyphs as
+    our three readers and each of its glyphs keeps >= LINE_SURE_SUPPORT of ours; kept and
+    wrong by its least sure glyph and the plate's width, on plates the other rules (the
+    joined read at the bar, LINE_AGREED_*) leave without a string."""
+    candidates = []
+    for r in rows:
+        text = r.get("line")
+        if not text or normalize_plate(text) is None or r["hidden"] >= MAX_HIDDEN:
+            continue
+        dist = np.asarray(r["ours"], np.float32)
+        own = "".join(SLOTS_ALPHABET[i] for i in dist.argmax(axis=1)).rstrip("_")
+        if len(own) != len(text) or min(dist[i, SLOTS_ALPHABET.index(c)] for i, c in enumerate(text)) < LINE_SURE_SUPPORT:
+            continue
+        joined, product, least = read(r, LINE_TEMPER, MIN_PLATE_CONFIDENCE)
+        line_dists = np.asarray(r["line_dists"], np.float32)
+        agreed = own == text and float(dist.max(axis=1)[: len(own)].min()) >= LINE_AGREED_CHAR_CONFIDENCE \
+            and float(np.prod(line_dists.max(axis=1))) >= LINE_AGREED_READ_CONFIDENCE and r["width"] >= LINE_AGREED_MIN_WIDTH
+        if (joined and product >= MIN_PLATE_CONFIDENCE and least >= MIN_PLATE_CONFIDENCE) or agreed:
+            continue
+        candidates.append((float(line_dists.max(axis=1).min()), r["width"], normalize_plate(text) != normalize_plate(r["truth"])))
+    print(f"\nthe line reader's own read, where the other rules keep none (ours >= {LINE_SURE_SUPPORT} on each of its glyphs):")
+    print("| its least glyph >= | any width: kept / wrong | >= 60 px | >= 75 px |\n|---|---|---|---|")
+    for least in (0.9, 0.95, 0.98, 0.99):
+        cells = []
+        for width in (0, 60, 75):
+            kept = [wrong for low, w, wrong in candidates if low >= least and w >= width]
             cells.append(f"{len(kept)} / {sum(kept)}")
         print(f"| {least} | " + " | ".join(cells) + " |")
 

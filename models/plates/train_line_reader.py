@@ -106,13 +106,15 @@ class Exported(nn.Module):
         return torch.softmax(self.line(self.front(x)), dim=-1)
 
 
-def load_rows(folders: list[Path], limit: int, split: str) -> list[tuple[Path, str]]:
+def load_rows(folders: list[Path], limit: int, split: str, skip: int = 0) -> list[tuple[Path, str]]:
+    """Up to `limit` crops of each folder's split, after its first `skip` (crops an earlier
+    run trained on), leaving out crops with a hidden glyph."""
     rows = []
     for folder in folders:
         with open(folder / f"{split}.csv", encoding="utf-8") as f:
             kept = [(folder / r["image_path"], r["plate_text"]) for r in csv.DictReader(f)
                     if not r.get("hidden")]
-        rows += kept[:limit]
+        rows += kept[skip : skip + limit]
     return rows
 
 
@@ -163,6 +165,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, nargs="+", required=True)
     parser.add_argument("--val", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=50000, help="train crops per --data folder")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="leave out each --data folder's first N train crops (seen by an earlier run)")
     parser.add_argument("--val-limit", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--lr", type=float, default=5e-4)
@@ -180,7 +184,7 @@ def main() -> None:
     model = LineModel(tail, weight, bias, chars)
     if args.init:
         model.load_state_dict(torch.load(args.init))
-    train_rows = load_rows(args.data, args.limit, "train")
+    train_rows = load_rows(args.data, args.limit, "train", args.skip)
     val_rows = load_rows([args.val], args.val_limit, "val")
     print(f"{len(train_rows)} train crops, {len(val_rows)} val crops", flush=True)
     val = featurise(front_path, val_rows)
