@@ -1,5 +1,6 @@
-"""Every model file the product runs is in models/manifest.json with how it was made, on what
-data, what it scored, and its sha256 (the refusal of an altered file: tests/test_plates.py)."""
+"""Every model file the product runs is in the manifest beside it (models/plates/manifest.json)
+with how it was made, on what data, what it scored, and its sha256 (the refusal of an altered
+file: tests/test_plates.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def test_every_model_and_checkpoint_file_has_a_manifest_entry_with_provenance_me
                         for p in MODELS_DIR.rglob(pattern))
     assert onnx_files, "no model files under models/"
     for file in onnx_files:
-        assert file in entries, f"models/{file} is not in models/manifest.json"
+        assert (MODELS_DIR / file.split("/")[0] / "manifest.json").is_file(), f"no manifest beside models/{file}"
+        assert file in entries, f"models/{file} is not in its folder's manifest.json"
         entry = entries[file]
         assert entry.sha256 == sha256_of(MODELS_DIR / file), f"models/{file} differs from its manifest sha256"
         missing = [key for key in PROVENANCE if not entry.info.get(key)]

@@ -1,10 +1,11 @@
 """Model files shipped in `models/`, and the check that they are the ones we measured.
 
-Every figure in docs/ACCURACY.md belongs to one exact file. `models/manifest.json` lists every
-model file under models/ (path relative to models/): each file's
-sha256 next to how it was made, on what data, and what it scored; `verified_path` refuses a file that is missing
-or differs, with a message that says which file and how to get it back, instead of letting
-a truncated or swapped model read plates wrongly in silence.
+Every figure in docs/ACCURACY.md belongs to one exact file. Each model folder holds its own
+manifest beside its files (`models/plates/manifest.json`, paths relative to that folder):
+each file's sha256 next to how it was made, on what data, and what it scored;
+`verified_path` refuses a file that is missing or differs, with a message that says which
+file and how to get it back, instead of letting a truncated or swapped model read plates
+wrongly in silence.
 """
 
 from __future__ import annotations
@@ -41,20 +42,30 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_manifest(models_dir: Path | None = None) -> dict[str, ModelEntry]:
-    """All entries of models/manifest.json, by name; `file` relative to `models_dir`."""
+def manifest_paths(models_dir: Path | None = None) -> list[Path]:
+    """The manifests of the model folders under `models_dir` (models/<folder>/manifest.json)."""
     root = Path(models_dir) if models_dir else MODELS_DIR
-    path = root / MANIFEST_NAME
-    if not path.is_file():
-        raise ModelFileError(f"no model manifest at {path}: restore it from git (git checkout -- models/)")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"model manifest {path} is not valid JSON: {exc}") from exc
+    return sorted(root.glob(f"*/{MANIFEST_NAME}"))
+
+
+def load_manifest(models_dir: Path | None = None) -> dict[str, ModelEntry]:
+    """The entries of every model folder's manifest, by name; `file` relative to `models_dir`
+    (e.g. plates/plate_reader.onnx)."""
+    root = Path(models_dir) if models_dir else MODELS_DIR
+    paths = manifest_paths(root)
+    if not paths:
+        raise ModelFileError(f"no model manifest under {root} (models/<folder>/{MANIFEST_NAME}): "
+                             "restore it from git (git checkout -- models/)")
     entries = {}
-    for item in raw.get("models", []):
-        info = {k: v for k, v in item.items() if k not in ("name", "file", "sha256")}
-        entries[item["name"]] = ModelEntry(item["name"], item["file"], item["sha256"], info)
+    for path in paths:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ModelFileError(f"model manifest {path} is not valid JSON: {exc}") from exc
+        for item in raw.get("models", []):
+            info = {k: v for k, v in item.items() if k not in ("name", "file", "sha256")}
+            file = f"{path.parent.name}/{item['file']}"
+            entries[item["name"]] = ModelEntry(item["name"], file, item["sha256"], info)
     return entries
 
 
@@ -76,17 +87,22 @@ def verified_path(name: str, models_dir: Path | None = None) -> Path:
         raise ModelFileError(f"model file {path} ({name}) was altered: sha256 {actual[:12]}... "
                              f"but the manifest expects {entry.sha256[:12]}...; restore it with "
                              f"`git checkout -- models/{entry.file}` or, after retraining on "
-                             f"purpose, record the new file in models/{MANIFEST_NAME} (models/plates/record_models.py)")
+                             f"purpose, record the new file in its folder's {MANIFEST_NAME} "
+                             f"(models/plates/record_models.py)")
     return path
 
 
 def record_model(name: str, file: str, info: dict[str, Any], models_dir: Path | None = None) -> None:
-    """Add or replace one entry of models/manifest.json with the current sha256 of `file` (a
-    path under `models_dir`, e.g. plates/plate_reader.onnx)."""
+    """Add or replace one entry, with the current sha256 of `file` (a path under `models_dir`,
+    e.g. plates/plate_reader.onnx), in the manifest of the file's model folder
+    (models/plates/manifest.json, where the entry's path is relative to that folder)."""
     root = Path(models_dir) if models_dir else MODELS_DIR
-    path = root / MANIFEST_NAME
+    folder, _, inside = file.partition("/")
+    if not inside:
+        raise ValueError(f"{file!r} is not in a model folder under {root} (e.g. plates/plate_reader.onnx)")
+    path = root / folder / MANIFEST_NAME
     raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"models": []}
-    entry = {"name": name, "file": file, "sha256": sha256_of(root / file), **info}
+    entry = {"name": name, "file": inside, "sha256": sha256_of(root / file), **info}
     models = [m for m in raw.get("models", []) if m.get("name") != name] + [entry]
     raw["models"] = sorted(models, key=lambda m: m["name"])
     path.write_text(json.dumps(raw, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Write the plate models' entries (sha256, provenance, metrics) into models/manifest.json.
+"""Write the plate models' entries (sha256, provenance, metrics) into models/plates/manifest.json.
 
     python models/plates/record_models.py [--metrics-file models/plates/metrics.json]
 

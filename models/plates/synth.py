@@ -5,7 +5,7 @@ standard (video/plates/render.py) are warped, lit, blurred, compressed and place
 backgrounds that are either synthesised (street-like textures, car bodies, signs and
 text that are *not* plates) or photos shipped inside installed packages.
 
-GENERATOR_VERSION is recorded in models/manifest.json: bump it when the output changes.
+GENERATOR_VERSION is recorded in models/plates/manifest.json: bump it when the output changes.
 """
 
 from __future__ import annotations
