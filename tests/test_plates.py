@@ -351,6 +351,14 @@ def test_the_line_readers_very_sure_read_stands_unless_ours_rule_it_out(recogniz
     assert not recognizer.line_sure(read, (0, 0, 50, 17))  # too small to trust a province glyph
     fairly = LineRead("浙B2V9L7", [0.99] * 6 + [0.9], line.dists)
     assert not recognizer.line_sure(RawRead("浙B2V9L7", [0.3] * 8, line=fairly, own=ours, line_support=0.05), box)
+    # the support is what ours give the line reader's glyph at each slot, the least of them
+    alphabet = recognizer.reader.model.config.alphabet
+    dist = np.zeros((8, len(alphabet)), np.float32)
+    for i, c in enumerate("浙B2V9T7_"[:8]):
+        dist[i, alphabet.index(c)] = 0.9
+    dist[5, alphabet.index("L")] = 0.04
+    assert recognizer.reader._support(dist, "浙B2V9T7", "浙B2V9L7") == pytest.approx(0.04)
+    assert recognizer.reader._support(dist, "浙B2V9T7", "浙B2V9L") == 0.0  # another length: no slot to line up
 
 
 def test_a_double_row_plate_found_as_two_lines_is_one_plate():

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from models.plates.make_detector_data import make_scene  # noqa: E402
+from models.plates.make_detector_data import heldout_scene  # noqa: E402
 from video.plates.grammar import normalize_plate  # noqa: E402
 from video.plates.line_reader import LineReader  # noqa: E402
 from video.plates.recognizer import (  # noqa: E402
@@ -119,8 +119,7 @@ def main() -> None:
     sys_exact = sys_wrong = sys_found = 0
     dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115
     for i in range(args.scenes):
-        size = (1920, 1080) if i % 4 == 3 else (1280, 720)
-        scene, placed = make_scene(args.seed0 + i, size=size, min_w=60, max_w=300, max_plates=4)
+        scene, placed = heldout_scene(args.seed0, i)
         hidden_of_box.clear()
         dets = rec.read_frame(scene)
         used = set()

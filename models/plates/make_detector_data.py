@@ -41,6 +41,13 @@ def _overlaps(box, boxes, margin: float = 0.15) -> bool:
     return False
 
 
+def heldout_scene(seed0: int, index: int) -> tuple[np.ndarray, list[Placed]]:
+    """Scene `index` of a held-out range starting at `seed0`, as every evaluation and
+    measurement draws it: 1-4 plates of 60-300 px, a 1280x720 frame (every fourth 1920x1080)."""
+    size = (1920, 1080) if index % 4 == 3 else (1280, 720)
+    return make_scene(seed0 + index, size=size, min_w=60, max_w=300, max_plates=4)
+
+
 def make_scene(seed: int, size: tuple[int, int] = (320, 320), min_w: float = 16,
                max_w: float = 170, max_plates: int = 3) -> tuple[np.ndarray, list[Placed]]:
     """One scene and the plates in it (corners in pixels)."""

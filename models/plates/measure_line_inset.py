@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from models.plates.make_detector_data import make_scene  # noqa: E402
+from models.plates.make_detector_data import heldout_scene  # noqa: E402
 from video.plates.grammar import PROVINCES  # noqa: E402
-from video.plates.recognizer import PlateRecognizer, _clean, plate_shaped_line, top_row_of  # noqa: E402
+from video.plates.recognizer import PlateRecognizer, plate_shaped_line, ppocr_lines, top_row_of  # noqa: E402
 
 
 def main() -> None:
@@ -35,13 +35,9 @@ def main() -> None:
     insets: dict[str, list[tuple[float, ...]]] = {"whole line": [], "without province": [],
                                                   "double row, both rows joined": []}
     for i in range(args.scenes):
-        size = (1920, 1080) if i % 4 == 3 else (1280, 720)
-        scene, placed = make_scene(args.seed0 + i, size=size, min_w=60, max_w=300, max_plates=4)
+        scene, placed = heldout_scene(args.seed0, i)
         result = ocr(scene, use_cls=False)
-        if result.boxes is None:
-            continue
-        lines = [(tuple(float(v) for v in (*np.asarray(q).min(axis=0), *np.asarray(q).max(axis=0))),
-                  _clean(txt), 1.0) for q, txt in zip(result.boxes, result.txts, strict=True)]
+        lines = ppocr_lines(result)
         for (lx1, ly1, lx2, ly2), clean, _ in lines:
             lw, lh = lx2 - lx1, ly2 - ly1
             if not clean or not plate_shaped_line(lw, lh, clean):

@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from models.plates.make_detector_data import make_scene  # noqa: E402
+from models.plates.make_detector_data import heldout_scene  # noqa: E402
 from video.plates.recognizer import pad_box  # noqa: E402
 
 
@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     aspects: dict[str, list[float]] = {"single row": [], "double row": []}
     for i in range(args.scenes):
-        scene, placed = make_scene(args.seed0 + i, size=(1280, 720), min_w=60, max_w=300, max_plates=4)
+        scene, placed = heldout_scene(args.seed0, i)
         for item in placed:
             x1, y1, x2, y2 = pad_box(tuple(int(v) for v in item.box), scene.shape)
             aspects["double row" if item.kind == "yellow_double" else "single row"].append((x2 - x1) / (y2 - y1))

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from models.plates.evaluate_real import PHOTOS, load_labels  # noqa: E402
 from video.plates.line_reader import LineReader  # noqa: E402
-from video.plates.recognizer import PAD_X, PAD_Y, VIEWS, PlateRecognizer, plate_views  # noqa: E402
+from video.plates.recognizer import PlateRecognizer, crop_views  # noqa: E402
 
 
 def main() -> None:
@@ -43,20 +43,15 @@ def main() -> None:
             continue
         x1, y1, x2, y2 = (int(v) for v in row["crop"].split(","))
         crop = cv2.imread(str(PHOTOS / row["image"]))[y1:y2, x1:x2]
-        h, w = crop.shape[:2]
-        # as PlateRecognizer.read_crop frames it: the crop holds the plate with the standard margins
-        bx = int(np.ceil(w * max(px + abs(shift) for px, _, shift in VIEWS))) + 1
-        by = int(np.ceil(h * max(py for _, py, _ in VIEWS))) + 1
-        canvas = cv2.copyMakeBorder(crop, by, by, bx, bx, cv2.BORDER_REPLICATE)
-        ix, iy = w * PAD_X / (1 + 2 * PAD_X), h * PAD_Y / (1 + 2 * PAD_Y)
-        box = (round(bx + ix), round(by + iy), round(bx + w - ix), round(by + h - iy))
+        w = crop.shape[1]
+        views = crop_views(crop)  # as PlateRecognizer.read_crop frames it
         reader.line = None
-        read = reader.read_views([plate_views(canvas, box)])[0]
+        read = reader.read_views([views])[0]
         reader.line = line_reader
-        joined = reader.read_views([plate_views(canvas, box)])[0]
+        joined = reader.read_views([views])[0]
         product = float(np.prod(read.probs[: len(read.raw)]))
         glyphs = " ".join(f"{p:.2f}" for p in read.probs)
-        line = line_reader.read([plate_views(canvas, box)[0]])[0] if line_reader else None
+        line = line_reader.read([views[0]])[0] if line_reader else None
         line_cells = (f"{line.text} | {'yes' if line.text == row['plate'] else 'no'} | "
                       + " ".join(f"{p:.2f}" for p in line.probs)) if line else "- | - | -"
         print(f"| {row['plate']} | {w} | {read.raw} | {'yes' if read.raw == row['plate'] else 'no'} "

@@ -33,7 +33,7 @@ from video.plates.recognizer import (  # noqa: E402
     LINE_TEMPER,
     MAX_HIDDEN,
     MIN_PLATE_CONFIDENCE,
-    _sure,
+    sure_read,
     with_line,
 )
 
@@ -41,10 +41,15 @@ SLOTS_ALPHABET = ALPHABET + "_"
 BARS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
 
+def decode(dist: np.ndarray) -> tuple[str, list[float]]:
+    """Our slots' argmax read (pads dropped) and every slot's probability, as PlateReader decodes."""
+    return "".join(SLOTS_ALPHABET[i] for i in dist.argmax(axis=1)).rstrip("_"), [float(p) for p in dist.max(axis=1)]
+
+
 def read(row: dict, temper: float, below: float, capped: bool = True) -> tuple[str | None, float, float]:
     """The read's normalised text, the product of its glyphs, and its least sure slot."""
     dist = np.asarray(row["ours"], np.float32)
-    if temper > 0 and row.get("line") is not None and not _sure(dist, below):
+    if temper > 0 and row.get("line") is not None and not sure_read(*decode(dist), below):
         line = LineRead(row["line"], [], np.asarray(row["line_dists"], np.float32))
         dist = with_line(dist, line, SLOTS_ALPHABET, "_", temper, capped)
     best = dist.max(axis=1)
@@ -84,7 +89,7 @@ def agreement(rows: list[dict]) -> None:
         dist = np.asarray(r["ours"], np.float32)
         raw = "".join(SLOTS_ALPHABET[i] for i in dist.argmax(axis=1)).rstrip("_")
         line_dists = np.asarray(r["line_dists"], np.float32) if r.get("line_dists") is not None else None
-        if _sure(dist, MIN_PLATE_CONFIDENCE) or r.get("line") != raw or normalize_plate(raw) is None \
+        if sure_read(*decode(dist), MIN_PLATE_CONFIDENCE) or r.get("line") != raw or normalize_plate(raw) is None \
                 or r["hidden"] >= MAX_HIDDEN or line_dists is None or not len(line_dists) \
                 or float(np.prod(line_dists.max(axis=1))) < LINE_AGREED_READ_CONFIDENCE:
             continue
@@ -119,15 +124,19 @@ def line_alone(rows: list[dict]) -> None:
             and float(np.prod(line_dists.max(axis=1))) >= LINE_AGREED_READ_CONFIDENCE and r["width"] >= LINE_AGREED_MIN_WIDTH
         if (joined and product >= MIN_PLATE_CONFIDENCE and least >= MIN_PLATE_CONFIDENCE) or agreed:
             continue
-        candidates.append((float(line_dists.max(axis=1).min()), r["width"], normalize_plate(text) != normalize_plate(r["truth"])))
+        wrong = normalize_plate(text) != normalize_plate(r["truth"])
+        candidates.append((float(line_dists.max(axis=1).min()), r["width"], wrong, f"{r['truth']} read {text}"))
     print(f"\nthe line reader's own read, where the other rules keep none (ours >= {LINE_SURE_SUPPORT} on each of its glyphs):")
     print("| its least glyph >= | any width: kept / wrong | >= 60 px | >= 75 px |\n|---|---|---|---|")
     for least in (0.9, 0.95, 0.98, 0.99):
         cells = []
         for width in (0, 60, 75):
-            kept = [wrong for low, w, wrong in candidates if low >= least and w >= width]
+            kept = [wrong for low, w, wrong, _ in candidates if low >= least and w >= width]
             cells.append(f"{len(kept)} / {sum(kept)}")
         print(f"| {least} | " + " | ".join(cells) + " |")
+    for least in (0.9, 0.95, 0.98, 0.99):
+        wrongs = [f"{what} ({w:.0f} px)" for low, w, wrong, what in candidates if low >= least and wrong]
+        print(f"wrong at >= {least}: {', '.join(wrongs) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from video.plates.sessions import session_options
 LINE_HEIGHT = 48
 # a crop this much wider than tall or less is a double-row plate, this much or more a single
 # row; in between it is read both ways and the surer read kept. Runtime crops (PAD_X, PAD_Y)
-# of held-out synthetic scenes: double rows 1.38-1.79, single rows 1.80-3.0 (tilted ones
+# of held-out synthetic scenes: double rows 1.38-1.73, single rows 1.78-2.97 (tilted ones
 # low; models/plates/measure_row_aspect.py --scenes 150); a frontal 440x220 mm double-row
 # plate comes out at 1.8
 DOUBLE_ROW_ASPECT = 1.6

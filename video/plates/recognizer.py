@@ -185,6 +185,21 @@ def plate_views(image: np.ndarray, box: BBox) -> list[np.ndarray]:
     return views
 
 
+def crop_views(crop: np.ndarray) -> list[np.ndarray]:
+    """The VIEWS of an image that is one plate already: taken as a crop with the standard
+    margins (PAD_X, PAD_Y) around the plate, like the reader's training crops, the views
+    around that plate box are cut from the image with its edge replicated (reading the image
+    itself as the box shrank the plate)."""
+    h, w = crop.shape[:2]
+    ix, iy = w * PAD_X / (1 + 2 * PAD_X), h * PAD_Y / (1 + 2 * PAD_Y)
+    # a border wide enough for every view around that box (its widest margin + shift)
+    bx = int(np.ceil(w * max(px + abs(shift) for px, _, shift in VIEWS))) + 1
+    by = int(np.ceil(h * max(py for _, py, _ in VIEWS))) + 1
+    canvas = cv2.copyMakeBorder(crop, by, by, bx, bx, cv2.BORDER_REPLICATE)
+    box = (int(round(bx + ix)), int(round(by + iy)), int(round(bx + w - ix)), int(round(by + h - iy)))
+    return plate_views(canvas, box)
+
+
 @dataclass(frozen=True, slots=True)
 class RawRead:
     """Our readers' word on one plate: the raw text (pads removed), every slot's probability
@@ -287,7 +302,7 @@ class PlateReader:
         dists, hidden = self.distributions(groups, sure)
         lines: list[LineRead | None] = [None] * len(groups)
         if self.line is not None:  # only where ours is not sure alone: sure reads keep their cost
-            unsure = [i for i, d in enumerate(dists) if not _sure(d, self.line_below)]
+            unsure = [i for i, d in enumerate(dists) if not sure_read(*self._decode(d), self.line_below)]
             for i, line in zip(unsure, self.line.read([groups[i][0] for i in unsure]), strict=True):
                 lines[i] = line
         out = []
@@ -338,10 +353,10 @@ class PlateReader:
         return text, [float(p) for p in dist.max(axis=1)]
 
 
-def _sure(dist: np.ndarray, bar: float) -> bool:
-    """Every slot, and the read's glyphs together, at least `bar` (as sure_alone judges)."""
-    best = dist.max(axis=1)
-    return bool(best.min() >= bar and float(np.prod(best)) >= bar)
+def sure_read(raw: str, probs: Sequence[float], bar: float) -> bool:
+    """A read needs nobody's agreement at `bar`: its glyphs together (the product of their
+    probabilities) and every slot, pads too, are at least `bar`."""
+    return bool(probs) and min(probs) >= bar and float(np.prod(probs[: len(raw)])) >= bar
 
 
 def with_line(dist: np.ndarray, line: LineRead, alphabet: str, pad_char: str,
@@ -405,16 +420,7 @@ class PlateRecognizer:
         """
         image = check_image(image)
         h, w = image.shape[:2]
-        # Taken as a crop with the standard margins (PAD_X, PAD_Y) around the plate, like
-        # the reader's training crops; the views around that plate box are cut from the image
-        # with its edge replicated (reading the image itself as the box shrank the plate).
-        ix, iy = w * PAD_X / (1 + 2 * PAD_X), h * PAD_Y / (1 + 2 * PAD_Y)
-        # a border wide enough for every view around that box (its widest margin + shift)
-        bx = int(np.ceil(w * max(px + abs(shift) for px, _, shift in VIEWS))) + 1
-        by = int(np.ceil(h * max(py for _, py, _ in VIEWS))) + 1
-        canvas = cv2.copyMakeBorder(image, by, by, bx, bx, cv2.BORDER_REPLICATE)
-        box = (int(round(bx + ix)), int(round(by + iy)), int(round(bx + w - ix)), int(round(by + h - iy)))
-        read = self.reader.read_views([plate_views(canvas, box)])[0]
+        read = self.reader.read_views([crop_views(image)])[0]
         unsure = not self.settled(read, (0, 0, w, h))
         pp = self._ppocr_read(image) if self.use_ppocr and unsure else None
         return self._decide(image, (0, 0, w, h), 1.0, read, pp)
@@ -448,8 +454,7 @@ class PlateRecognizer:
     def sure_alone(self, raw: str, probs: Sequence[float]) -> bool:
         """Our read needs nobody's agreement: the read's characters together (the product of
         their probabilities) and every slot, pads too, are at least min_plate_confidence."""
-        return bool(probs) and min(probs) >= self.min_plate_confidence and \
-            float(np.prod(probs[: len(raw)])) >= self.min_plate_confidence
+        return sure_read(raw, probs, self.min_plate_confidence)
 
     def line_agreed(self, read: RawRead, box: BBox) -> bool:
         """The line reader read our three readers' very string, a valid plate, both fairly
@@ -580,13 +585,9 @@ class PlateRecognizer:
         only as described there.
         """
         result = self._ppocr(rec_only=False)(image, use_cls=False)
-        if result.boxes is None or result.txts is None:
-            return []
         out: list[Detection] = []
         h_img, w_img = image.shape[:2]
-        lines = [(tuple(float(v) for v in (*np.asarray(quad).min(axis=0), *np.asarray(quad).max(axis=0))),
-                  _clean(txt), float(pp_score))
-                 for quad, txt, pp_score in zip(result.boxes, result.txts, result.scores, strict=True)]
+        lines = ppocr_lines(result)
         for (x1, y1, x2, y2), clean, pp_score in lines:
             w, h = x2 - x1, y2 - y1
             if not plate_shaped_line(w, h, clean):
@@ -692,9 +693,20 @@ def reading_order(lines: list[tuple]) -> list[tuple]:
     return [line for row in rows for line in sorted(row, key=lambda item: box(item)[0])]
 
 
-def top_row_of(bottom: tuple[float, float, float, float], clean: str,
-               lines: list[tuple[tuple[float, float, float, float], str, float]],
-               ) -> tuple[tuple[float, float, float, float], str, float] | None:
+PPLine = tuple[tuple[float, float, float, float], str, float]
+"""A PP-OCR text line: its axis-aligned box (x1, y1, x2, y2), its text `_clean`ed, its score."""
+
+
+def ppocr_lines(result: object) -> list[PPLine]:
+    """rapidocr's result (quads, texts, scores) as PPLines; none when it found no text."""
+    if result.boxes is None or result.txts is None:  # type: ignore[attr-defined]
+        return []
+    return [(tuple(float(v) for v in (*np.asarray(quad).min(axis=0), *np.asarray(quad).max(axis=0))),
+             _clean(txt), float(score))
+            for quad, txt, score in zip(result.boxes, result.txts, result.scores, strict=True)]  # type: ignore[attr-defined]
+
+
+def top_row_of(bottom: tuple[float, float, float, float], clean: str, lines: list[PPLine]) -> PPLine | None:
     """The PP-OCR line that is the top row (province, letter) of the double-row plate whose
     bottom row is `bottom` (5 glyphs, no province), if PP-OCR found one: centred over it,
     narrower, and ending where the bottom row begins (rows of a plate nearly touch)."""
